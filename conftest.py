@@ -1,0 +1,96 @@
+"""Options, the seed, markers and the report header. The machinery lives in tests/."""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import PackageNotFoundError, version
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one thread per worker: no oversubscription
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+
+import numpy as np
+import pytest
+
+import reference
+from tests.catalog import CATALOG, OP_NAMES
+from tests.loader import ImplLoadError, load_impl, provided_ops
+from tests.report import SummaryPlugin
+
+BACKENDS = {"torch": "torch", "jax": "jax", "autograd": "autograd"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gradient verification")
+    group.addoption("--impl", default="impl", help="module or .py file under test "
+                    "(same API as impl); default: impl")
+    group.addoption("--seed", type=int, default=0, help="seed of every case's inputs (default 0)")
+    group.addoption("--device", default="cpu", choices=("cpu", "cuda"),
+                    help="device of the torch and jax references")
+    group.addoption("--report-dir", default=None, help="write the summary matrix here")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in (*reference.NAMES, "slow"):
+        config.addinivalue_line("markers", f"{name}: cases that use the {name} reference"
+                                if name != "slow" else "slow: long cases")
+    try:
+        config.impl_module = load_impl(config.getoption("impl"))  # type: ignore[attr-defined]
+    except ImplLoadError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.pluginmanager.register(SummaryPlugin(config.getoption("report_dir")), "summary")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    module = config.impl_module  # type: ignore[attr-defined]
+    ops = provided_ops(module, OP_NAMES)
+    where = getattr(module, "__file__", "?")
+    versions = []
+    for ref in reference.NAMES:
+        pkg = BACKENDS.get(ref)
+        if pkg is None:
+            versions.append("numeric (finite differences)")
+            continue
+        try:
+            versions.append(f"{ref} {version(pkg)}")
+        except PackageNotFoundError:
+            versions.append(f"{ref} not installed (its cases are skipped)")
+    return [
+        f"implementation under test: {module.__name__} ({where}): "
+        f"provides {len(ops)} of {len(OP_NAMES)} ops",
+        f"references: {', '.join(versions)}; device {config.getoption('device')}",
+        f"seed: {config.getoption('seed')} (--seed N to change); numpy {np.__version__}",
+    ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        case, ref = (callspec.params.get("case"), callspec.params.get("ref")) if callspec else (None, None)
+        if case is not None and ref is not None:
+            item.user_properties += [("op", case.spec.label), ("reference", ref),
+                                     ("check", item.originalname)]
+
+
+@pytest.fixture(autouse=True)
+def _seed_global_rng(request: pytest.FixtureRequest) -> None:
+    np.random.seed(request.config.getoption("seed"))
+
+
+@pytest.fixture(scope="session")
+def seed(request: pytest.FixtureRequest) -> int:
+    return request.config.getoption("seed")
+
+
+@pytest.fixture(scope="session")
+def device(request: pytest.FixtureRequest) -> str:
+    return request.config.getoption("device")
+
+
+@pytest.fixture(scope="session")
+def impl_module(request: pytest.FixtureRequest):
+    return request.config.impl_module  # type: ignore[attr-defined]
+
+
+__all__ = ["CATALOG"]

@@ -1,0 +1,90 @@
+"""The interface every reference implements, and what is shared between them.
+
+A reference differentiates *functions*: ``ops[name]`` is the framework's own version of an
+``impl`` op (see ``reference.table``), and the transforms below take any such function, so
+whole networks built from those ops are differentiated the same way as single ops.
+
+Inputs and outputs are NumPy arrays. ``argnums`` names the differentiable inputs; the others
+(targets, integer labels) are held fixed.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from functools import partial
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+Arrays = tuple[np.ndarray, ...]
+
+
+class BackendUnavailable(RuntimeError):
+    """The framework behind a reference is not installed or cannot run here."""
+
+
+class Reference(ABC):
+    """One framework's forward, VJP, JVP, Jacobian and Hessian, on NumPy in and out."""
+
+    name: str
+    version: str
+    ops: dict[str, Callable[..., Any]]
+
+    # -- per framework -------------------------------------------------------------------
+    @abstractmethod
+    def vjp(self, f: Callable, inputs: Sequence[np.ndarray], cotangent: np.ndarray,
+            argnums: Sequence[int]) -> Arrays:
+        """Gradients of <cotangent, f(*inputs)> w.r.t. each input in ``argnums``."""
+
+    @abstractmethod
+    def jacobian(self, f: Callable, inputs: Sequence[np.ndarray],
+                 argnums: Sequence[int]) -> Arrays:
+        """Full Jacobians, each of shape ``out.shape + inputs[i].shape``."""
+
+    @abstractmethod
+    def jvp(self, f: Callable, inputs: Sequence[np.ndarray], tangent: np.ndarray,
+            argnum: int = 0) -> np.ndarray:
+        """Forward mode: J_argnum · tangent, of shape ``out.shape``."""
+
+    @abstractmethod
+    def hessian(self, f: Callable, inputs: Sequence[np.ndarray], argnum: int = 0) -> np.ndarray:
+        """Hessian of a scalar f w.r.t. one input: shape ``x.shape + x.shape``."""
+
+    @abstractmethod
+    def hvp(self, f: Callable, inputs: Sequence[np.ndarray], v: np.ndarray,
+            argnum: int = 0) -> np.ndarray:
+        """Hessian-vector product H·v for a scalar f, of shape ``x.shape``."""
+
+    @abstractmethod
+    def call(self, f: Callable, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """Evaluate f on the inputs and return a NumPy array."""
+
+    # -- per op, through the table ---------------------------------------------------------
+    def op(self, name: str, params: dict[str, Any] | None = None) -> Callable:
+        """The framework's function for op ``name`` with its parameters bound."""
+        try:
+            fn = self.ops[name]
+        except KeyError:
+            raise NotImplementedError(f"{self.name} has no definition of op {name!r}") from None
+        return partial(fn, **params) if params else fn
+
+    def forward(self, name: str, inputs: Sequence[np.ndarray],
+                params: dict[str, Any] | None = None) -> np.ndarray:
+        return self.call(self.op(name, params), inputs)
+
+
+def closed_over(f: Callable, inputs: Sequence[Any], argnums: Sequence[int]) -> Callable:
+    """f as a function of the inputs in ``argnums`` only, the others held fixed."""
+    inputs = list(inputs)
+
+    def g(*diff: Any) -> Any:
+        args = list(inputs)
+        for i, x in zip(argnums, diff):
+            args[i] = x
+        return f(*args)
+
+    return g
+
+
+def is_float(x: np.ndarray) -> bool:
+    return np.issubdtype(np.asarray(x).dtype, np.floating)

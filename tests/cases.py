@@ -1,0 +1,138 @@
+"""Cases: op × parameters × shape × dtype from the catalog, and how a case runs.
+
+A case's inputs come from a generator seeded by ``--seed`` and the case's own key (not
+its reference, its position or the xdist worker), so every reference sees the same inputs
+and any case reproduces alone.
+"""
+
+from __future__ import annotations
+
+import traceback
+import zlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pytest
+
+import reference
+from reference.base import Reference
+
+from .catalog import CATALOG, DTYPES, OpSpec, Shape
+
+#: small enough for full Jacobians (input elements)
+JACOBIAN_MAX_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Case:
+    spec: OpSpec
+    params: tuple[tuple[str, Any], ...]
+    shape: Shape
+    dtype: str
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    @property
+    def shape_id(self) -> str:
+        if self.spec.kind == "layer":
+            m, n_in, n_out = self.shape
+            return f"{m}x{n_in}to{n_out}"
+        return "x".join(map(str, self.shape)) or "scalar"
+
+    @property
+    def param_id(self) -> str:
+        parts = [self.spec.variant] if self.spec.variant else []
+        parts += [f"{k}={v}" for k, v in self.params]
+        return ",".join(parts)
+
+    @property
+    def key(self) -> str:
+        return "-".join(filter(None, [self.spec.name, self.dtype, self.shape_id, self.param_id]))
+
+    def id(self, ref: str) -> str:
+        return "-".join(filter(None, [self.spec.name, ref, self.dtype, self.shape_id,
+                                      self.param_id]))
+
+    def rng(self, seed: int) -> np.random.Generator:
+        return np.random.default_rng([seed, zlib.crc32(self.key.encode())])
+
+    def inputs(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        return self.spec.make(rng, self.shape, np.dtype(self.dtype), self.kwargs)
+
+    def describe(self, seed: int, nodeid: str = "") -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params) or "defaults"
+        lines = [f"case: op {self.spec.label}, params ({params}), shape {self.shape_id}, "
+                 f"dtype {self.dtype}, seed {seed}"]
+        if nodeid:
+            lines.append(f"reproduce: pytest '{nodeid}' --seed {seed}")
+        return "\n".join(lines)
+
+
+def all_cases(kinds: tuple[str, ...] | None = None) -> Iterator[Case]:
+    for spec in CATALOG:
+        if kinds and spec.kind not in kinds:
+            continue
+        for params in spec.params:
+            for shape in spec.shapes:
+                for dtype in DTYPES:
+                    yield Case(spec, tuple(params.items()), shape, dtype)
+
+
+def parametrize(check: str, refs: tuple[str, ...] = reference.NAMES,
+                select: Callable[[Case], bool] = lambda c: True) -> list[Any]:
+    """pytest params (case, reference) with ids ``<op>-<ref>-<dtype>-<shape>[-<params>]``."""
+    out = []
+    for case in all_cases():
+        if not select(case):
+            continue
+        for ref in refs:
+            marks = [getattr(pytest.mark, ref)]
+            out.append(pytest.param(case, ref, id=case.id(ref), marks=marks))
+    return out
+
+
+# -- running a case ------------------------------------------------------------------------
+def use_reference(name: str, device: str) -> Reference:
+    try:
+        return reference.get(name, device)
+    except reference.BackendUnavailable as exc:
+        pytest.skip(f"{name} reference unavailable: {exc}")
+
+
+def impl_function(module: ModuleType, name: str) -> Callable:
+    fn = getattr(module, name, None)
+    if fn is None:
+        pytest.skip(f"{name} not provided by {module.__name__}")
+    return fn
+
+
+def call_impl(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Call a formula under test; if it raises, fail the case with its own message."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        tb = traceback.extract_tb(exc.__traceback__)[1:][-3:]
+        where = "".join(traceback.format_list(tb))
+        pytest.fail(f"{fn.__name__} raised {type(exc).__name__}: {exc}\n{where}", pytrace=False)
+
+
+def as_gradients(result: Any, spec: OpSpec, fn_name: str, context: str) -> tuple[Any, ...]:
+    """A backward's result as a tuple with one gradient per differentiable input."""
+    n = len(spec.argnums)
+    grads = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+    if len(grads) != n:
+        expected = "1 array" if n == 1 else f"a tuple of {n} arrays"
+        pytest.fail(f"{fn_name} returned {len(grads)} gradient(s), expected {expected} "
+                    f"(one per differentiable input)\n{context}", pytrace=False)
+    return grads
+
+
+def cotangent(rng: np.random.Generator, out_shape: Shape, dtype: str) -> np.ndarray:
+    """A random cotangent (never all ones, so a forgotten upstream gradient shows)."""
+    if out_shape == ():
+        return np.asarray(rng.uniform(0.5, 2.0), dtype=dtype)
+    return rng.standard_normal(out_shape).astype(dtype)

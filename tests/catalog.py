@@ -1,0 +1,190 @@
+"""The catalog: every op declared once.
+
+An ``OpSpec`` says how to draw the op's inputs (their domains), which inputs are
+differentiable, the shapes and parameter sets to test, where its kinks are, and whether
+``impl`` has a closed-form Jacobian. The generic tests in ``tests/`` run op × reference ×
+dtype × shape × parameters from this list; adding an op means one entry here and its
+functions in ``impl`` (and one line per framework in ``reference/table.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+Shape = tuple[int, ...]
+Maker = Callable[[np.random.Generator, Shape, np.dtype, dict], tuple[np.ndarray, ...]]
+
+DTYPES = ("float32", "float64")
+KINK_MARGIN = 0.05  # random inputs stay this far from a kink (finite differences use h ≤ 2e-4)
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str  # the function's name in impl (and in reference.table)
+    kind: str  # "elementwise" | "axis" | "loss" | "layer"
+    make: Maker  # draws the inputs: (rng, shape, dtype, params) -> inputs
+    shapes: tuple[Shape, ...]
+    params: tuple[dict[str, Any], ...] = ({},)
+    argnums: tuple[int, ...] = (0,)  # differentiable inputs
+    jacobian: bool = False  # impl defines <name>_jacobian
+    kinks: tuple[float, ...] = ()  # non-differentiable points (of the input, or the residual)
+    variant: str = ""  # a named input domain (e.g. integer labels), shown in the test id
+    tol: dict[str, tuple[float, float]] = field(default_factory=dict)  # per-op overrides
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}[{self.variant}]" if self.variant else self.name
+
+
+# -- domains -------------------------------------------------------------------------------
+def normal(rng: np.random.Generator, shape: Shape, dtype: Any, scale: float = 1.0) -> np.ndarray:
+    return (scale * rng.standard_normal(shape)).astype(dtype)
+
+
+def uniform(rng: np.random.Generator, shape: Shape, dtype: Any, lo: float, hi: float) -> np.ndarray:
+    return rng.uniform(lo, hi, shape).astype(dtype)
+
+
+def away_from(x: np.ndarray, kinks: tuple[float, ...], margin: float = KINK_MARGIN) -> np.ndarray:
+    """Push every value closer than ``margin`` to a kink out to kink ± margin."""
+    x = x.copy()
+    for k in kinks:
+        near = np.abs(x - k) < margin
+        x[near] = (k + np.where(x[near] >= k, margin, -margin)).astype(x.dtype)
+    return x
+
+
+def one_hot(rng: np.random.Generator, shape: Shape, dtype: Any) -> np.ndarray:
+    labels = rng.integers(0, shape[-1], shape[:-1])
+    return np.eye(shape[-1], dtype=dtype)[labels]
+
+
+def softmax_rows(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(x.dtype)
+
+
+def residual_target(y: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """The target t with y − t = r (so the residual's domain is what we control)."""
+    return (y - r).astype(y.dtype)
+
+
+# -- makers --------------------------------------------------------------------------------
+def activation(scale: float = 2.0, kinks: tuple[float, ...] = (), lo: float | None = None,
+               hi: float | None = None) -> Maker:
+    def make(rng, shape, dtype, params):
+        z = uniform(rng, shape, dtype, lo, hi) if lo is not None else normal(rng, shape, dtype, scale)
+        return (away_from(z, kinks),)
+
+    return make
+
+
+def hardtanh_inputs(rng, shape, dtype, params):
+    lo, hi = params.get("min_val", -1.0), params.get("max_val", 1.0)
+    z = uniform(rng, shape, dtype, lo - 1.5, hi + 1.5)
+    return (away_from(z, (lo, hi)),)
+
+
+def regression(rng, shape, dtype, params):
+    return normal(rng, shape, dtype), normal(rng, shape, dtype)
+
+
+def mae_inputs(rng, shape, dtype, params):
+    y = normal(rng, shape, dtype)
+    return y, residual_target(y, away_from(normal(rng, shape, dtype), (0.0,)))
+
+
+def huber_inputs(rng, shape, dtype, params):
+    """Residuals alternate inside (|r| < δ) and outside (|r| > δ), never within 5% of δ."""
+    delta = params.get("delta", 1.0)
+    inside = rng.uniform(0.1, 0.95, shape) * delta
+    outside = rng.uniform(1.05, 3.0, shape) * delta
+    pick = (np.arange(int(np.prod(shape))).reshape(shape) % 2).astype(bool)
+    r = np.where(pick, outside, inside) * rng.choice([-1.0, 1.0], shape)
+    y = normal(rng, shape, dtype)
+    return y, residual_target(y, r.astype(dtype))
+
+
+def probabilities(rng, shape, dtype, params):
+    return uniform(rng, shape, dtype, 0.05, 0.95), uniform(rng, shape, dtype, 0.0, 1.0)
+
+
+def logits_soft_targets(rng, shape, dtype, params):
+    return normal(rng, shape, dtype, 3.0), uniform(rng, shape, dtype, 0.0, 1.0)
+
+
+def probs_one_hot(rng, shape, dtype, params):
+    return softmax_rows(normal(rng, shape, dtype, 2.0)), one_hot(rng, shape, dtype)
+
+
+def logits_one_hot(rng, shape, dtype, params):
+    return normal(rng, shape, dtype, 2.0), one_hot(rng, shape, dtype)
+
+
+def logits_labels(rng, shape, dtype, params):
+    return normal(rng, shape, dtype, 2.0), rng.integers(0, shape[-1], shape[:-1])
+
+
+def dense_inputs(rng, shape, dtype, params):
+    m, n_in, n_out = shape
+    return normal(rng, (m, n_in), dtype), normal(rng, (n_in, n_out), dtype), normal(rng, (n_out,), dtype)
+
+
+def dense_colmajor_inputs(rng, shape, dtype, params):
+    m, n_in, n_out = shape
+    return (normal(rng, (n_in, m), dtype), normal(rng, (n_out, n_in), dtype),
+            normal(rng, (n_out, 1), dtype))
+
+
+# -- shapes ----------------------------------------------------------------------------------
+# m ≠ n everywhere, so a transposed gradient cannot pass; (0, 4) is an empty batch.
+ARRAYS: tuple[Shape, ...] = ((5,), (1, 1), (1, 4), (3, 1), (3, 4), (2, 3, 4), (0, 4))
+LOSSES: tuple[Shape, ...] = ((5,), (1, 1), (1, 4), (3, 1), (3, 4), (2, 3, 4))
+CLASSES: tuple[Shape, ...] = ((4,), (1, 1), (1, 4), (3, 1), (3, 4))  # class axis last
+LAYERS: tuple[Shape, ...] = ((1, 1, 1), (1, 3, 2), (4, 1, 2), (4, 3, 1), (5, 3, 2), (0, 3, 2))
+
+REDUCTIONS = ({"reduction": "mean"}, {"reduction": "sum"})
+
+
+def _elementwise(name: str, make: Maker, params=({},), kinks=()) -> OpSpec:
+    return OpSpec(name, "elementwise", make, ARRAYS, params, jacobian=True, kinks=kinks)
+
+
+def _loss(name: str, make: Maker, params=REDUCTIONS, shapes=LOSSES, kinks=(), variant="") -> OpSpec:
+    return OpSpec(name, "loss", make, shapes, params, kinks=kinks, variant=variant)
+
+
+CATALOG: tuple[OpSpec, ...] = (
+    _elementwise("identity", activation()),
+    _elementwise("relu", activation(kinks=(0.0,)), kinks=(0.0,)),
+    _elementwise("leaky_relu", activation(kinks=(0.0,)), ({}, {"negative_slope": 0.2}), (0.0,)),
+    _elementwise("elu", activation(kinks=(0.0,)), ({}, {"alpha": 0.5}), (0.0,)),
+    _elementwise("sigmoid", activation(3.0)),
+    _elementwise("tanh", activation()),
+    _elementwise("softplus", activation(3.0)),
+    _elementwise("silu", activation(3.0)),
+    _elementwise("gelu", activation(), ({"approximate": "none"}, {"approximate": "tanh"})),
+    _elementwise("relu6", activation(kinks=(0.0, 6.0), lo=-2.0, hi=8.0), kinks=(0.0, 6.0)),
+    _elementwise("hardtanh", hardtanh_inputs, ({}, {"min_val": -0.5, "max_val": 2.0}), (-1.0, 1.0)),
+    OpSpec("softmax", "axis", activation(), ARRAYS, ({"axis": -1}, {"axis": 0}), jacobian=True),
+    OpSpec("log_softmax", "axis", activation(), ARRAYS, ({"axis": -1}, {"axis": 0}), jacobian=True),
+    _loss("sum_of_squares", lambda rng, s, dt, p: (normal(rng, s, dt),), params=({},)),
+    _loss("mse", regression),
+    _loss("l2", regression, params=({},)),
+    _loss("mae", mae_inputs, kinks=(0.0,)),
+    # huber's gradient is continuous; its kink (|r| = delta) is in the Hessian only.
+    _loss("huber", huber_inputs, tuple({**r, "delta": d} for d in (1.0, 0.5) for r in REDUCTIONS)),
+    _loss("bce", probabilities),
+    _loss("bce_with_logits", logits_soft_targets),
+    _loss("cross_entropy", probs_one_hot, shapes=CLASSES),
+    _loss("softmax_cross_entropy", logits_one_hot, shapes=CLASSES, variant="one_hot"),
+    _loss("softmax_cross_entropy", logits_labels, shapes=CLASSES, variant="int_labels"),
+    OpSpec("dense", "layer", dense_inputs, LAYERS, argnums=(0, 1, 2)),
+    OpSpec("dense_colmajor", "layer", dense_colmajor_inputs, LAYERS, argnums=(0, 1, 2)),
+)
+
+BY_LABEL = {spec.label: spec for spec in CATALOG}
+OP_NAMES = tuple(dict.fromkeys(spec.name for spec in CATALOG))

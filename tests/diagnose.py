@@ -1,0 +1,132 @@
+"""Comparisons that diagnose: structure first, then values, then who agrees with whom.
+
+``check`` fails a case (``pytest.fail``, no traceback) with a message whose first line is a
+one-line verdict (what pytest ``-rA`` prints) and whose body names the worst element, the
+expected and actual values there, the errors against the tolerance, a constant ratio where
+there is one (a missing 1/N shows as a clean factor), and, when asked, which references agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pytest
+
+Tol = tuple[float, float]
+
+
+def fmt(x: Any) -> str:
+    return np.format_float_positional(x, precision=6, unique=True, fractional=False, trim="-") \
+        if np.isscalar(x) and np.isfinite(x) and 1e-4 <= abs(x) < 1e6 else f"{x:.6g}"
+
+
+def structural_problem(actual: Any, expected: np.ndarray, dtype: str | None) -> str | None:
+    """What is wrong with ``actual`` before any value is compared, or None."""
+    if actual is None:
+        return "returned None"
+    if not isinstance(actual, (np.ndarray, np.generic)):
+        return f"returned {type(actual).__name__}, expected a numpy array"
+    if actual.shape != expected.shape:
+        hint = " (the transpose?)" if actual.shape == expected.shape[::-1] else ""
+        return f"wrong shape: got {actual.shape}, expected {expected.shape}{hint}"
+    if dtype is not None and actual.dtype != np.dtype(dtype):
+        return f"wrong dtype: got {actual.dtype}, expected {dtype} (the input's dtype)"
+    bad = ~np.isfinite(actual) & np.isfinite(expected)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        return (f"{int(bad.sum())} non-finite value(s) where the reference is finite: "
+                f"first at {list(idx)}: got {actual[idx]}, expected {fmt(expected[idx])}")
+    return None
+
+
+def errors(actual: np.ndarray, expected: np.ndarray, tol: Tol) -> tuple[float, float, np.ndarray]:
+    """(max absolute error, max relative error, per-element error / allowed error)."""
+    a, e = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    rtol, atol = tol
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = np.where(np.isnan(a) & np.isnan(e), 0.0,
+                        np.where(a == e, 0.0, np.abs(a - e)))  # inf == inf is agreement
+        diff = np.nan_to_num(diff, nan=np.inf)
+        rel = diff / np.maximum(np.abs(e), atol if atol > 0 else np.finfo(float).tiny)
+        score = diff / (atol + rtol * np.abs(e))
+    return (float(diff.max(initial=0.0)), float(rel.max(initial=0.0)),
+            np.nan_to_num(score, nan=np.inf))
+
+
+def ratio_note(actual: np.ndarray, expected: np.ndarray, atol: float) -> str:
+    """'actual/expected = c everywhere' when the ratio is one constant, else ''."""
+    a, e = np.asarray(actual, np.float64).ravel(), np.asarray(expected, np.float64).ravel()
+    use = np.abs(e) > max(atol, 1e-300)
+    if use.sum() < 1:
+        return ""
+    r = a[use] / e[use]
+    if not np.all(np.isfinite(r)) or np.ptp(r) > 1e-6 * max(abs(r.mean()), 1e-300):
+        return ""
+    c = float(r.mean())
+    guess = {-1.0: "a sign error", 0.5: "half: a missing factor 2", 2.0: "a stray factor 2"}
+    why = guess.get(round(c, 6), "a missing or extra constant factor (1/N? the mean?)")
+    if abs(c - round(c)) > 1e-6 and abs(1 / c - round(1 / c)) < 1e-6:
+        why = f"a factor 1/{round(1 / c)}: a mean where a sum is expected?"
+    elif abs(c - round(c)) < 1e-6 and round(c) > 2:
+        why = f"a factor {round(c)}: a missing 1/{round(c)} (the mean's 1/N?)"
+    return f"actual/expected = {c:.6g} at every element: {why}"
+
+
+def agreement(actual: np.ndarray, others: Mapping[str, Any], tol: Tol, who: str) -> str:
+    """Which references agree with each other, and whether ``actual`` agrees with any."""
+    values = {k: np.asarray(v) for k, v in others.items() if not isinstance(v, str)}
+    lines = [f"  {k}: {v}" for k, v in others.items() if isinstance(v, str)]
+
+    def close(x: np.ndarray, y: np.ndarray) -> bool:
+        return x.shape == y.shape and bool(np.all(errors(x, y, tol)[2] <= 1))
+
+    groups: list[list[str]] = []
+    for name, v in values.items():
+        for g in groups:
+            if close(v, values[g[0]]):
+                g.append(name)
+                break
+        else:
+            groups.append([name])
+    agree_with = [n for n, v in values.items() if close(actual, v)]
+    for g in groups:
+        lines.append(f"  agree with each other: {', '.join(g)}")
+    if values and not agree_with:
+        if len(groups) == 1 and len(values) > 1:
+            lines.append(f"  {who} disagrees with every reference, which all agree: "
+                         "the formula is wrong")
+        else:
+            lines.append(f"  {who} agrees with no reference")
+    elif agree_with:
+        lines.append(f"  {who} agrees with: {', '.join(agree_with)} "
+                     "(a reference that disagrees with all others is a framework convention)")
+    return "references on this case:\n" + "\n".join(lines)
+
+
+def check(actual: Any, expected: np.ndarray, *, what: str, dtype: str | None, tol: Tol,
+          context: str, others: Callable[[], Mapping[str, Any]] | None = None,
+          who: str = "impl") -> float:
+    """Fail the case unless ``actual`` matches ``expected``; return the worst relative error."""
+    expected = np.asarray(expected)
+    problem = structural_problem(actual, expected, dtype)
+    if problem:
+        pytest.fail(f"{what}: {problem}\n{context}", pytrace=False)
+    max_abs, max_rel, score = errors(actual, expected, tol)
+    if not np.all(score <= 1):
+        idx = tuple(int(i) for i in np.unravel_index(np.argmax(score), score.shape))
+        rtol, atol = tol
+        body = [
+            f"{what}: max rel err {max_rel:.3g}, max abs err {max_abs:.3g} "
+            f"> tolerance (rtol {rtol:g}, atol {atol:g}); worst at {list(idx)}",
+            f"  worst element {list(idx)}: expected {fmt(expected[idx])}, "
+            f"actual {fmt(actual[idx])}",
+            f"  {int((score > 1).sum())} of {score.size} elements out of tolerance",
+        ]
+        note = ratio_note(actual, expected, atol)
+        if note:
+            body.append(f"  {note}")
+        if others is not None:
+            body.append(agreement(np.asarray(actual), others(), tol, who))
+        pytest.fail("\n".join(body) + "\n" + context, pytrace=False)
+    return max_rel

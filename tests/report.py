@@ -1,0 +1,100 @@
+"""The summary matrix: op × reference with cases, passed and worst relative error.
+
+Each matrix item carries ``op``/``reference``/``check`` in its user_properties (set at
+collection) and ``worst_rel`` (recorded by the test), so the controller can aggregate the
+reports of every xdist worker. Printed at the end of the run; written as Markdown and JSON
+under ``--report-dir``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+class Summary:
+    def __init__(self) -> None:
+        self.cells: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+            lambda: {"cases": 0, "passed": 0, "failed": 0, "skipped": 0, "worst_rel": 0.0,
+                     "reasons": set()})
+
+    def add(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if "op" not in props:
+            return
+        done = report.when == "call" or (report.when == "setup" and not report.passed)
+        if not done:
+            return
+        cell = self.cells[(props["op"], props["reference"])]
+        cell["cases"] += 1
+        outcome = "passed" if report.passed else "skipped" if report.skipped else "failed"
+        cell[outcome] += 1
+        if report.skipped and isinstance(report.longrepr, tuple):
+            cell["reasons"].add(report.longrepr[2].removeprefix("Skipped: "))
+        cell["worst_rel"] = max(cell["worst_rel"], float(props.get("worst_rel", 0.0)))
+
+    def table(self) -> list[str]:
+        ops = list(dict.fromkeys(op for op, _ in self.cells))
+        refs = list(dict.fromkeys(ref for _, ref in self.cells))
+        lines = ["| op | " + " | ".join(refs) + " |", "|---|" + "---|" * len(refs)]
+        for op in ops:
+            row = []
+            for ref in refs:
+                c = self.cells.get((op, ref))
+                if c is None:
+                    row.append("")
+                elif c["cases"] == c["skipped"]:
+                    row.append(f"skipped {c['skipped']}")
+                else:
+                    fail = f", **{c['failed']} failed**" if c["failed"] else ""
+                    row.append(f"{c['passed']}/{c['cases']}{fail}, worst {c['worst_rel']:.1e}")
+            lines.append(f"| {op} | " + " | ".join(row) + " |")
+        return lines
+
+    def totals(self) -> dict[str, int]:
+        return {k: sum(c[k] for c in self.cells.values())
+                for k in ("cases", "passed", "failed", "skipped")}
+
+
+class SummaryPlugin:
+    """Registered by conftest: aggregates every report, prints and writes the matrix."""
+
+    def __init__(self, report_dir: str | None) -> None:
+        self.summary = Summary()
+        self.report_dir = report_dir
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.summary.add(report)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        summary, tr = self.summary, terminalreporter
+        if not summary.cells:
+            return
+        tr.section("verification matrix: op × reference (passed/cases, worst relative error)")
+        for line in summary.table():
+            tr.write_line(line)
+        t = summary.totals()
+        tr.write_line(f"{t['cases']} matrix cases: {t['passed']} passed, {t['failed']} failed, "
+                      f"{t['skipped']} skipped")
+        if self.report_dir:
+            path = Path(self.report_dir)
+            self.write(path)
+            tr.write_line(f"summary written to {path / 'summary.md'} and summary.json")
+
+    def write(self, path: Path) -> None:
+        summary, t = self.summary, self.summary.totals()
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "summary.md").write_text(
+            "# Verification matrix\n\nEach cell: passed/cases (forward, VJP and Jacobian checks "
+            "over shapes, dtypes and parameters) and the worst relative error seen.\n\n"
+            + "\n".join(summary.table()) + "\n\n"
+            + f"{t['cases']} cases: {t['passed']} passed, {t['failed']} failed, "
+            f"{t['skipped']} skipped.\n")
+        cells = [{"op": op, "reference": ref, **{k: v for k, v in c.items() if k != "reasons"},
+                  "skip_reasons": sorted(c["reasons"])}
+                 for (op, ref), c in summary.cells.items()]
+        (path / "summary.json").write_text(json.dumps({"totals": t, "cells": cells}, indent=1))
