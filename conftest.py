@@ -66,9 +66,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        callspec = getattr(item, "callspec", None)
-        case, ref = (callspec.params.get("case"), callspec.params.get("ref")) if callspec else (None, None)
-        if case is not None and ref is not None:
+        params = getattr(item, "callspec", None)
+        case, ref = (params.params.get("case"), params.params.get("ref")) if params else (0, 0)
+        if case and ref:
             item.user_properties += [("op", case.spec.label), ("reference", ref),
                                      ("check", item.originalname)]
 

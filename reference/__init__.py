@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import import_module
 
-from .base import BackendUnavailable, Reference
+from .base import BackendUnavailable, Reference, Unsupported
 
 NAMES = ("torch", "jax", "autograd", "numeric")
 
@@ -60,4 +60,4 @@ def _require_cuda(name: str) -> None:
         raise BackendUnavailable(f"{name} has no CUDA backend")
 
 
-__all__ = ["NAMES", "BackendUnavailable", "Reference", "get"]
+__all__ = ["NAMES", "BackendUnavailable", "Reference", "Unsupported", "get"]

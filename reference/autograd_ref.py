@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .base import Arrays, Reference, closed_over
+from .base import Arrays, Reference, Unsupported, closed_over
 from .table import autograd_ops
 
 
@@ -16,10 +16,11 @@ class AutogradReference(Reference):
     def __init__(self, device: str = "cpu") -> None:
         if device != "cpu":
             raise RuntimeError("autograd runs on the CPU only")
+        from importlib.metadata import version
+
         import autograd
         import autograd.numpy as anp
         import autograd.scipy.special as special
-        from importlib.metadata import version
 
         self.ag = autograd
         self.version = version("autograd")
@@ -39,6 +40,9 @@ class AutogradReference(Reference):
 
     def jacobian(self, f: Callable, inputs: Sequence[np.ndarray],
                  argnums: Sequence[int]) -> Arrays:
+        if any(np.size(inputs[i]) == 0 for i in argnums):
+            raise Unsupported("autograd.jacobian cannot build a Jacobian of an empty array "
+                              "(np.stack of no rows)")
         g = closed_over(f, inputs, argnums)
         return tuple(
             np.asarray(self.ag.jacobian(g, k)(*(inputs[i] for i in argnums)))

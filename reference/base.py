@@ -11,8 +11,9 @@ Inputs and outputs are NumPy arrays. ``argnums`` names the differentiable inputs
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,10 @@ Arrays = tuple[np.ndarray, ...]
 
 class BackendUnavailable(RuntimeError):
     """The framework behind a reference is not installed or cannot run here."""
+
+
+class Unsupported(NotImplementedError):
+    """A known limitation: this reference cannot compute this case (the reason says why)."""
 
 
 class Reference(ABC):
@@ -68,9 +73,31 @@ class Reference(ABC):
             raise NotImplementedError(f"{self.name} has no definition of op {name!r}") from None
         return partial(fn, **params) if params else fn
 
+    # The op-level transforms below are what the tests call; a reference may cache compiled
+    # versions of them per op (jax does), which it cannot do for an arbitrary callable.
     def forward(self, name: str, inputs: Sequence[np.ndarray],
                 params: dict[str, Any] | None = None) -> np.ndarray:
         return self.call(self.op(name, params), inputs)
+
+    def op_vjp(self, name: str, params: dict[str, Any], inputs: Sequence[np.ndarray],
+               cotangent: np.ndarray, argnums: Sequence[int]) -> Arrays:
+        return self.vjp(self.op(name, params), inputs, cotangent, argnums)
+
+    def op_jacobian(self, name: str, params: dict[str, Any], inputs: Sequence[np.ndarray],
+                    argnums: Sequence[int]) -> Arrays:
+        return self.jacobian(self.op(name, params), inputs, argnums)
+
+    def op_jvp(self, name: str, params: dict[str, Any], inputs: Sequence[np.ndarray],
+               tangent: np.ndarray) -> np.ndarray:
+        return self.jvp(self.op(name, params), inputs, tangent, 0)
+
+    def op_hessian(self, name: str, params: dict[str, Any],
+                   inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return self.hessian(self.op(name, params), inputs, 0)
+
+    def op_hvp(self, name: str, params: dict[str, Any], inputs: Sequence[np.ndarray],
+               v: np.ndarray) -> np.ndarray:
+        return self.hvp(self.op(name, params), inputs, v, 0)
 
 
 def closed_over(f: Callable, inputs: Sequence[Any], argnums: Sequence[int]) -> Callable:

@@ -1,17 +1,28 @@
 """JAX reference: ``jax.vjp``, ``jax.jacrev``, ``jax.jvp``, ``jax.hessian``, 64-bit enabled.
 
-Correctness cases run eagerly: a ``jax.jit`` per case would compile once per op, shape and
-dtype (about 0.1 s each, see FACTS.md), which costs more than it saves in a test matrix.
+Eager jax compiles every primitive for every new shape and dtype: 0.2-0.5 s for a small
+softmax VJP. The op-level transforms (``forward``, ``op_vjp``, ...) therefore go through one
+``jax.jit`` per (op, parameters, transform), which compiles once per shape and dtype (~50-90
+ms) and then runs in about a millisecond; XLA executables are also kept in a persistent
+compilation cache (``GRADVERIFY_JAX_CACHE``, default ``.cache/jax`` in the repository; set it
+empty to disable), so a second run compiles nothing. Arbitrary callables (networks) run eagerly.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .base import Arrays, Reference, closed_over
 from .table import jax_ops
+
+
+#: cases up to this many input elements compute forward, VJP and Jacobian in one jit
+BUNDLE_MAX_SIZE = 64
 
 
 class JaxReference(Reference):
@@ -21,6 +32,12 @@ class JaxReference(Reference):
         import jax
 
         jax.config.update("jax_enable_x64", True)
+        cache = os.environ.get("GRADVERIFY_JAX_CACHE",
+                               str(Path(__file__).resolve().parent.parent / ".cache" / "jax"))
+        if cache:
+            jax.config.update("jax_compilation_cache_dir", cache)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+            jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
         import jax.numpy as jnp
 
         self.jax, self.jnp = jax, jnp
@@ -28,6 +45,7 @@ class JaxReference(Reference):
         platform = "gpu" if device == "cuda" else device
         self.device = jax.devices(platform)[0]
         self.ops = jax_ops(jax, jnp)
+        self._jitted: dict[tuple, Callable] = {}
 
     def _j(self, x: np.ndarray) -> Any:
         return self.jax.device_put(np.asarray(x), self.device)
@@ -72,3 +90,85 @@ class JaxReference(Reference):
         g = closed_over(f, xs, [argnum])
         _, out = self.jax.jvp(self.jax.grad(g), (xs[argnum],), (self._j(v),))
         return self._np(out)
+
+    # -- op level: one jit per (op, params, transform), compiled once per shape and dtype ---
+    def _jit(self, kind: str, name: str, params: dict[str, Any] | None,
+             argnums: tuple[int, ...] = (0,)) -> Callable:
+        key = (kind, name, tuple(sorted((params or {}).items())), argnums)
+        if key not in self._jitted:
+            f, jax = self.op(name, params), self.jax
+            k = tuple(range(len(argnums)))
+
+            def diff(args: tuple) -> Callable:
+                return closed_over(f, args, argnums)
+
+            def primals(args: tuple) -> tuple:
+                return tuple(args[i] for i in argnums)
+
+            body = {
+                "forward": lambda args: f(*args),
+                "vjp": lambda args, cot: jax.vjp(diff(args), *primals(args))[1](cot),
+                "jacobian": lambda args: jax.jacrev(diff(args), argnums=k)(*primals(args)),
+                "jvp": lambda args, t: jax.jvp(diff(args), primals(args), (t,))[1],
+                "hessian": lambda args: jax.hessian(diff(args))(*primals(args)),
+                "hvp": lambda args, v: jax.jvp(jax.grad(diff(args)), primals(args), (v,))[1],
+                # forward, VJP and Jacobian of a small case in one compilation
+                "bundle": lambda args, cot: (
+                    f(*args),
+                    jax.vjp(diff(args), *primals(args))[1](cot),
+                    jax.jacrev(diff(args), argnums=k)(*primals(args)),
+                ),
+            }[kind]
+            self._jitted[key] = jax.jit(body)
+        return self._jitted[key]
+
+    def _args(self, inputs: Sequence[np.ndarray]) -> tuple:
+        return tuple(self._j(x) for x in inputs)
+
+    def _small(self, inputs: Sequence[np.ndarray]) -> bool:
+        return sum(np.size(x) for x in inputs) <= BUNDLE_MAX_SIZE
+
+    def _bundle(self, name: str, params: dict[str, Any] | None, inputs: Sequence[np.ndarray],
+                argnums: Sequence[int], cotangent: np.ndarray | None = None) -> tuple:
+        """(forward, VJP, Jacobian) of a small case: one trace and compilation for all three
+        checks of a case, instead of three."""
+        args = self._args(inputs)
+        out_shape = self.jax.eval_shape(lambda a: self.op(name, params)(*a), args)
+        cot = np.zeros(out_shape.shape, out_shape.dtype) if cotangent is None else cotangent
+        cot = self._j(np.asarray(cot, dtype=out_shape.dtype).reshape(out_shape.shape))
+        return self._jit("bundle", name, params, tuple(argnums))(args, cot)
+
+    def forward(self, name: str, inputs: Sequence[np.ndarray],
+                params: dict[str, Any] | None = None) -> np.ndarray:
+        if self._small(inputs):  # argnums (0,): the same compilation as most ops' VJP check
+            return self._np(self._bundle(name, params, inputs, (0,))[0])
+        return self._np(self._jit("forward", name, params)(self._args(inputs)))
+
+    def op_vjp(self, name: str, params: dict[str, Any], inputs: Sequence[np.ndarray],
+               cotangent: np.ndarray, argnums: Sequence[int]) -> Arrays:
+        if self._small(inputs):
+            grads = self._bundle(name, params, inputs, argnums, cotangent)[1]
+        else:
+            cot = self._j(np.asarray(cotangent))
+            grads = self._jit("vjp", name, params, tuple(argnums))(self._args(inputs), cot)
+        return tuple(self._np(g) for g in grads)
+
+    def op_jacobian(self, name: str, params: dict[str, Any], inputs: Sequence[np.ndarray],
+                    argnums: Sequence[int]) -> Arrays:
+        if self._small(inputs):
+            jac = self._bundle(name, params, inputs, argnums)[2]
+        else:
+            jac = self._jit("jacobian", name, params, tuple(argnums))(self._args(inputs))
+        return tuple(self._np(j) for j in jac)
+
+    def op_jvp(self, name: str, params: dict[str, Any], inputs: Sequence[np.ndarray],
+               tangent: np.ndarray) -> np.ndarray:
+        return self._np(self._jit("jvp", name, params)(self._args(inputs), self._j(tangent)))
+
+    def op_hessian(self, name: str, params: dict[str, Any],
+                   inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return self._np(self._jit("hessian", name, params)(self._args(inputs)))
+
+    def op_hvp(self, name: str, params: dict[str, Any], inputs: Sequence[np.ndarray],
+               v: np.ndarray) -> np.ndarray:
+        return self._np(self._jit("hvp", name, params)(self._args(inputs), self._j(v)))

@@ -10,8 +10,9 @@ finite-difference gradient. Every evaluation is in float64 whatever the case's d
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import traceback
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -90,7 +91,8 @@ def parametrize(check: str, refs: tuple[str, ...] = reference.NAMES,
         if not select(case):
             continue
         for ref in refs:
-            marks = [getattr(pytest.mark, ref)]
+            # one xdist worker runs all checks of a case: jax compiles each case once
+            marks = [getattr(pytest.mark, ref), pytest.mark.xdist_group(case.key)]
             out.append(pytest.param(case, ref, id=case.id(ref), marks=marks))
     return out
 
@@ -101,6 +103,14 @@ def use_reference(name: str, device: str) -> Reference:
         return reference.get(name, device)
     except reference.BackendUnavailable as exc:
         pytest.skip(f"{name} reference unavailable: {exc}")
+
+
+def from_reference(name: str, compute: Callable[[], Any]) -> Any:
+    """Run a reference computation; a declared limitation skips the case with its reason."""
+    try:
+        return compute()
+    except reference.Unsupported as exc:
+        pytest.skip(f"{name} cannot compute this case: {exc}")
 
 
 def impl_function(module: ModuleType, name: str) -> Callable:

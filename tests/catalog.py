@@ -9,8 +9,9 @@ functions in ``impl`` (and one line per framework in ``reference/table.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,10 @@ def residual_target(y: np.ndarray, r: np.ndarray) -> np.ndarray:
 def activation(scale: float = 2.0, kinks: tuple[float, ...] = (), lo: float | None = None,
                hi: float | None = None) -> Maker:
     def make(rng, shape, dtype, params):
-        z = uniform(rng, shape, dtype, lo, hi) if lo is not None else normal(rng, shape, dtype, scale)
+        if lo is not None and hi is not None:
+            z = uniform(rng, shape, dtype, lo, hi)
+        else:
+            z = normal(rng, shape, dtype, scale)
         return (away_from(z, kinks),)
 
     return make
@@ -117,7 +121,9 @@ def logits_soft_targets(rng, shape, dtype, params):
 
 
 def probs_one_hot(rng, shape, dtype, params):
-    return softmax_rows(normal(rng, shape, dtype, 2.0)), one_hot(rng, shape, dtype)
+    """Rows of probabilities summing to 1, each ≥ 0.05 (finite differences step 2e-4)."""
+    p = softmax_rows(normal(rng, shape, dtype, 2.0)) * (1 - 0.05 * shape[-1]) + 0.05
+    return p.astype(dtype), one_hot(rng, shape, dtype)
 
 
 def logits_one_hot(rng, shape, dtype, params):
@@ -130,7 +136,8 @@ def logits_labels(rng, shape, dtype, params):
 
 def dense_inputs(rng, shape, dtype, params):
     m, n_in, n_out = shape
-    return normal(rng, (m, n_in), dtype), normal(rng, (n_in, n_out), dtype), normal(rng, (n_out,), dtype)
+    return (normal(rng, (m, n_in), dtype), normal(rng, (n_in, n_out), dtype),
+            normal(rng, (n_out,), dtype))
 
 
 def dense_colmajor_inputs(rng, shape, dtype, params):

@@ -8,7 +8,8 @@ there is one (a missing 1/N shows as a clean factor), and, when asked, which ref
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,17 +42,29 @@ def structural_problem(actual: Any, expected: np.ndarray, dtype: str | None) -> 
 
 
 def errors(actual: np.ndarray, expected: np.ndarray, tol: Tol) -> tuple[float, float, np.ndarray]:
-    """(max absolute error, max relative error, per-element error / allowed error)."""
+    """(max absolute error, max relative error over elements with |expected| > atol,
+    per-element error / allowed error)."""
     a, e = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     rtol, atol = tol
     with np.errstate(invalid="ignore", divide="ignore"):
         diff = np.where(np.isnan(a) & np.isnan(e), 0.0,
                         np.where(a == e, 0.0, np.abs(a - e)))  # inf == inf is agreement
         diff = np.nan_to_num(diff, nan=np.inf)
-        rel = diff / np.maximum(np.abs(e), atol if atol > 0 else np.finfo(float).tiny)
+        big = np.abs(e) > atol
+        rel = np.where(big, diff / np.where(big, np.abs(e), 1.0), 0.0)
         score = diff / (atol + rtol * np.abs(e))
     return (float(diff.max(initial=0.0)), float(rel.max(initial=0.0)),
             np.nan_to_num(score, nan=np.inf))
+
+
+def normwise_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    """max |actual − expected| / max |expected|: the relative error reported in summaries."""
+    a, e = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    finite = np.isfinite(e)
+    if not finite.any():
+        return 0.0
+    scale = float(np.max(np.abs(e[finite]), initial=0.0)) or 1.0
+    return float(np.max(np.abs(a[finite] - e[finite]), initial=0.0)) / scale
 
 
 def ratio_note(actual: np.ndarray, expected: np.ndarray, atol: float) -> str:
@@ -107,26 +120,27 @@ def agreement(actual: np.ndarray, others: Mapping[str, Any], tol: Tol, who: str)
 def check(actual: Any, expected: np.ndarray, *, what: str, dtype: str | None, tol: Tol,
           context: str, others: Callable[[], Mapping[str, Any]] | None = None,
           who: str = "impl") -> float:
-    """Fail the case unless ``actual`` matches ``expected``; return the worst relative error."""
+    """Fail the case unless ``actual`` matches ``expected``; return the normwise relative
+    error (max |Δ| / max |expected|) for the summary."""
     expected = np.asarray(expected)
     problem = structural_problem(actual, expected, dtype)
     if problem:
         pytest.fail(f"{what}: {problem}\n{context}", pytrace=False)
     max_abs, max_rel, score = errors(actual, expected, tol)
-    if not np.all(score <= 1):
-        idx = tuple(int(i) for i in np.unravel_index(np.argmax(score), score.shape))
-        rtol, atol = tol
-        body = [
-            f"{what}: max rel err {max_rel:.3g}, max abs err {max_abs:.3g} "
-            f"> tolerance (rtol {rtol:g}, atol {atol:g}); worst at {list(idx)}",
-            f"  worst element {list(idx)}: expected {fmt(expected[idx])}, "
-            f"actual {fmt(actual[idx])}",
-            f"  {int((score > 1).sum())} of {score.size} elements out of tolerance",
-        ]
-        note = ratio_note(actual, expected, atol)
-        if note:
-            body.append(f"  {note}")
-        if others is not None:
-            body.append(agreement(np.asarray(actual), others(), tol, who))
-        pytest.fail("\n".join(body) + "\n" + context, pytrace=False)
-    return max_rel
+    if np.all(score <= 1):
+        return normwise_error(actual, expected)
+    idx = tuple(int(i) for i in np.unravel_index(np.argmax(score), score.shape))
+    rtol, atol = tol
+    body = [
+        f"{what}: max abs err {max_abs:.3g}, max rel err {max_rel:.3g} "
+        f"> tolerance (rtol {rtol:g}, atol {atol:g}); worst at {list(idx)}",
+        f"  worst element {list(idx)}: expected {fmt(expected[idx])}, "
+        f"actual {fmt(actual[idx])}",
+        f"  {int((score > 1).sum())} of {score.size} elements out of tolerance",
+    ]
+    note = ratio_note(actual, expected, atol)
+    if note:
+        body.append(f"  {note}")
+    if others is not None:
+        body.append(agreement(np.asarray(actual), others(), tol, who))
+    pytest.fail("\n".join(body) + "\n" + context, pytrace=False)

@@ -16,13 +16,15 @@ class ImplLoadError(Exception):
 def load_impl(target: str) -> ModuleType:
     """Import ``target``: a path to a .py file (or package folder), or a dotted module name."""
     path = Path(target)
-    if target.endswith(".py") or "/" in target or path.is_dir():
-        if path.is_dir():
+    if target.endswith(".py") or "/" in target:
+        package = path.is_dir()
+        if package:
             path = path / "__init__.py"
         if not path.is_file():
             raise ImplLoadError(f"--impl {target}: no such file")
-        name = f"impl_under_test_{path.stem}"
-        spec = importlib.util.spec_from_file_location(name, path)
+        name = f"impl_under_test_{path.parent.name if package else path.stem}"
+        spec = importlib.util.spec_from_file_location(
+            name, path, submodule_search_locations=[str(path.parent)] if package else None)
         if spec is None or spec.loader is None:
             raise ImplLoadError(f"--impl {target}: not a Python module")
         module = importlib.util.module_from_spec(spec)

@@ -1,0 +1,547 @@
+"""Elementwise activations: forward, VJP, full Jacobian and JVP, written in NumPy.
+
+Every op ``f`` comes as four functions:
+
+- ``f(z, ...)``: the forward value, elementwise;
+- ``f_backward(grad_out, z, ...)``: the VJP ``g ⊙ f'(z)``;
+- ``f_jacobian(z, ...)``: the full Jacobian, shape ``z.shape + z.shape``, ``f'(z)`` on its
+  diagonal and 0 elsewhere;
+- ``f_jvp(z, tangent, ...)``: the JVP ``tangent ⊙ f'(z)`` (= ``J · tangent``).
+
+Results keep the input's float dtype (integer input is computed in float64). At a kink the
+derivative follows torch's convention, stated in each docstring. Underflow to 0 (such as
+σ(−1000)) is the intended result: these functions ignore numpy's underflow flag, so they stay
+quiet even under ``np.errstate(all="raise")``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+from scipy.special import expit, ndtr
+
+__all__ = [
+    "identity", "identity_backward", "identity_jacobian", "identity_jvp",
+    "relu", "relu_backward", "relu_jacobian", "relu_jvp",
+    "leaky_relu", "leaky_relu_backward", "leaky_relu_jacobian", "leaky_relu_jvp",
+    "elu", "elu_backward", "elu_jacobian", "elu_jvp",
+    "sigmoid", "sigmoid_backward", "sigmoid_jacobian", "sigmoid_jvp",
+    "tanh", "tanh_backward", "tanh_jacobian", "tanh_jvp",
+    "softplus", "softplus_backward", "softplus_jacobian", "softplus_jvp",
+    "silu", "silu_backward", "silu_jacobian", "silu_jvp",
+    "gelu", "gelu_backward", "gelu_jacobian", "gelu_jvp",
+    "relu6", "relu6_backward", "relu6_jacobian", "relu6_jvp",
+    "hardtanh", "hardtanh_backward", "hardtanh_jacobian", "hardtanh_jvp",
+]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_C = 0.044715
+
+
+# -- private helpers (shared with the other modules of the package) ---------------------------
+def _quiet_underflow(func: _F) -> _F:
+    """Run ``func`` with numpy's underflow flag ignored (a fresh errstate per call)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(under="ignore"):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _as_float(x: Any) -> np.ndarray:
+    """``x`` as an array; float dtypes are kept, integer and bool input become float64."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.inexact):
+        x = x.astype(np.float64)
+    return x
+
+
+def _like(v: Any, z: np.ndarray, name: str) -> np.ndarray:
+    """``v`` as an array with ``z``'s dtype (no copy if it has it), checked to have z's shape."""
+    v = np.asarray(v, dtype=z.dtype)
+    if v.shape != z.shape:
+        raise ValueError(f"{name} has shape {v.shape}, expected {z.shape} (the input's shape)")
+    return v
+
+
+def _buf(z: np.ndarray) -> np.ndarray:
+    """A fresh, writable array with ``z``'s shape, dtype and layout (an array even if 0-d)."""
+    return np.empty_like(z)
+
+
+def _cast(x: Any, dtype: np.dtype) -> Any:
+    """``x`` in ``dtype`` (scipy ufuncs have no float16 loop); no copy when it already is."""
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
+def _diag(d: np.ndarray) -> np.ndarray:
+    """The Jacobian of an elementwise map with derivative ``d``: shape ``d.shape * 2``."""
+    n = d.size
+    jac = np.zeros((n, n), dtype=d.dtype)
+    jac.reshape(-1)[:: n + 1] = np.reshape(d, -1)  # the flat diagonal: stride n + 1
+    return jac.reshape(d.shape * 2)
+
+
+def _scaled(d: Any, v: np.ndarray) -> Any:
+    """``d ⊙ v`` in ``d``'s own buffer (``d`` is owned by the caller; a 0-d ``d`` rebinds)."""
+    d *= v
+    return d
+
+
+def _sigmoid(z: np.ndarray) -> Any:
+    """σ(z), stable (scipy's expit: no overflow for any z), in z's dtype."""
+    return _cast(expit(z), z.dtype)
+
+
+# -- identity ----------------------------------------------------------------------------------
+@_quiet_underflow
+def identity(z: np.ndarray) -> np.ndarray:
+    """f(z) = z (a copy, so the result never aliases the input)."""
+    z = _as_float(z)
+    return z.copy()
+
+
+@_quiet_underflow
+def identity_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """f'(z) = 1; dz = g (a copy)."""
+    z = _as_float(z)
+    return _like(grad_out, z, "grad_out").copy()
+
+
+@_quiet_underflow
+def identity_jacobian(z: np.ndarray) -> np.ndarray:
+    """J = I, shape z.shape + z.shape."""
+    z = _as_float(z)
+    return _diag(np.ones_like(z))
+
+
+@_quiet_underflow
+def identity_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
+    """J·t = t (a copy)."""
+    z = _as_float(z)
+    return _like(tangent, z, "tangent").copy()
+
+
+# -- relu --------------------------------------------------------------------------------------
+def _relu_mask(z: np.ndarray) -> np.ndarray:
+    return z > 0  # relu'(0) = 0
+
+
+@_quiet_underflow
+def relu(z: np.ndarray) -> np.ndarray:
+    """relu(z) = max(z, 0)."""
+    z = _as_float(z)
+    return np.maximum(z, 0)
+
+
+@_quiet_underflow
+def relu_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """relu'(z) = 1 if z > 0 else 0 (relu'(0) = 0, as torch and jax); dz = g ⊙ [z > 0]."""
+    z = _as_float(z)
+    return np.where(_relu_mask(z), _like(grad_out, z, "grad_out"), 0)
+
+
+@_quiet_underflow
+def relu_jacobian(z: np.ndarray) -> np.ndarray:
+    """J = diag([z > 0]) (relu'(0) = 0), shape z.shape + z.shape."""
+    z = _as_float(z)
+    return _diag(_relu_mask(z).astype(z.dtype))
+
+
+@_quiet_underflow
+def relu_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
+    """J·t = t ⊙ [z > 0] (relu'(0) = 0)."""
+    z = _as_float(z)
+    return np.where(_relu_mask(z), _like(tangent, z, "tangent"), 0)
+
+
+# -- leaky_relu --------------------------------------------------------------------------------
+def _leaky_relu_grad(z: np.ndarray, negative_slope: float) -> np.ndarray:
+    d = np.full_like(z, negative_slope)
+    np.copyto(d, 1, where=z > 0)  # the slope at z = 0 (torch)
+    return d
+
+
+@_quiet_underflow
+def leaky_relu(z: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    """leaky_relu(z) = z if z > 0 else negative_slope·z."""
+    z = _as_float(z)
+    out = np.multiply(z, z.dtype.type(negative_slope), out=_buf(z))
+    np.copyto(out, z, where=z > 0)
+    return out
+
+
+@_quiet_underflow
+def leaky_relu_backward(grad_out: np.ndarray, z: np.ndarray,
+                        negative_slope: float = 0.01) -> np.ndarray:
+    """f'(z) = 1 if z > 0 else negative_slope (f'(0) = negative_slope, torch's); dz = g ⊙ f'(z)."""
+    z = _as_float(z)
+    return _scaled(_leaky_relu_grad(z, negative_slope), _like(grad_out, z, "grad_out"))
+
+
+@_quiet_underflow
+def leaky_relu_jacobian(z: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    """J = diag(1 if z > 0 else negative_slope) (f'(0) = negative_slope), shape z.shape * 2."""
+    z = _as_float(z)
+    return _diag(_leaky_relu_grad(z, negative_slope))
+
+
+@_quiet_underflow
+def leaky_relu_jvp(z: np.ndarray, tangent: np.ndarray,
+                   negative_slope: float = 0.01) -> np.ndarray:
+    """J·t = t ⊙ (1 if z > 0 else negative_slope) (f'(0) = negative_slope)."""
+    z = _as_float(z)
+    return _scaled(_leaky_relu_grad(z, negative_slope), _like(tangent, z, "tangent"))
+
+
+# -- elu ---------------------------------------------------------------------------------------
+def _elu_grad(z: np.ndarray, alpha: float) -> np.ndarray:
+    d = np.minimum(z, 0, out=_buf(z))  # exp never sees a positive argument: no overflow
+    np.exp(d, out=d)
+    d *= z.dtype.type(alpha)
+    np.copyto(d, 1, where=z > 0)  # z = 0 takes the left branch: alpha (torch, jax)
+    return d
+
+
+@_quiet_underflow
+def elu(z: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """elu(z) = z if z > 0 else alpha·(exp(z) − 1) (computed with expm1)."""
+    z = _as_float(z)
+    out = np.minimum(z, 0, out=_buf(z))
+    np.expm1(out, out=out)
+    out *= z.dtype.type(alpha)
+    np.copyto(out, z, where=z > 0)
+    return out
+
+
+@_quiet_underflow
+def elu_backward(grad_out: np.ndarray, z: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """elu'(z) = 1 if z > 0 else alpha·exp(z) (elu'(0) = alpha, torch and jax); dz = g ⊙ elu'(z)."""
+    z = _as_float(z)
+    return _scaled(_elu_grad(z, alpha), _like(grad_out, z, "grad_out"))
+
+
+@_quiet_underflow
+def elu_jacobian(z: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """J = diag(1 if z > 0 else alpha·exp(z)) (elu'(0) = alpha), shape z.shape * 2."""
+    z = _as_float(z)
+    return _diag(_elu_grad(z, alpha))
+
+
+@_quiet_underflow
+def elu_jvp(z: np.ndarray, tangent: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """J·t = t ⊙ (1 if z > 0 else alpha·exp(z)) (elu'(0) = alpha)."""
+    z = _as_float(z)
+    return _scaled(_elu_grad(z, alpha), _like(tangent, z, "tangent"))
+
+
+# -- sigmoid -----------------------------------------------------------------------------------
+def _sigmoid_grad(z: np.ndarray) -> Any:
+    s = _sigmoid(z)
+    d = 1 - s
+    d *= s
+    return d
+
+
+@_quiet_underflow
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """σ(z) = 1 / (1 + exp(−z)), stable for any z (scipy.special.expit)."""
+    z = _as_float(z)
+    return _sigmoid(z)
+
+
+@_quiet_underflow
+def sigmoid_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """σ'(z) = σ(z)(1 − σ(z)); dz = g ⊙ σ ⊙ (1 − σ)."""
+    z = _as_float(z)
+    return _scaled(_sigmoid_grad(z), _like(grad_out, z, "grad_out"))
+
+
+@_quiet_underflow
+def sigmoid_jacobian(z: np.ndarray) -> np.ndarray:
+    """J = diag(σ(z)(1 − σ(z))), shape z.shape + z.shape."""
+    z = _as_float(z)
+    return _diag(_sigmoid_grad(z))
+
+
+@_quiet_underflow
+def sigmoid_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
+    """J·t = t ⊙ σ(z)(1 − σ(z))."""
+    z = _as_float(z)
+    return _scaled(_sigmoid_grad(z), _like(tangent, z, "tangent"))
+
+
+# -- tanh --------------------------------------------------------------------------------------
+def _tanh_grad(z: np.ndarray) -> np.ndarray:
+    d = np.tanh(z, out=_buf(z))
+    np.square(d, out=d)
+    np.subtract(1, d, out=d)
+    return d
+
+
+@_quiet_underflow
+def tanh(z: np.ndarray) -> np.ndarray:
+    """tanh(z) = (e^z − e^−z) / (e^z + e^−z) (np.tanh)."""
+    z = _as_float(z)
+    return np.tanh(z)
+
+
+@_quiet_underflow
+def tanh_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """tanh'(z) = 1 − tanh²(z); dz = g ⊙ (1 − tanh²(z))."""
+    z = _as_float(z)
+    return _scaled(_tanh_grad(z), _like(grad_out, z, "grad_out"))
+
+
+@_quiet_underflow
+def tanh_jacobian(z: np.ndarray) -> np.ndarray:
+    """J = diag(1 − tanh²(z)), shape z.shape + z.shape."""
+    z = _as_float(z)
+    return _diag(_tanh_grad(z))
+
+
+@_quiet_underflow
+def tanh_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
+    """J·t = t ⊙ (1 − tanh²(z))."""
+    z = _as_float(z)
+    return _scaled(_tanh_grad(z), _like(tangent, z, "tangent"))
+
+
+# -- softplus ----------------------------------------------------------------------------------
+@_quiet_underflow
+def softplus(z: np.ndarray) -> np.ndarray:
+    """softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^−|z|), stable (np.logaddexp(0, z)).
+
+    Exact for every z (torch returns z itself above its threshold z > 20).
+    """
+    z = _as_float(z)
+    return np.logaddexp(0, z)
+
+
+@_quiet_underflow
+def softplus_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """softplus'(z) = σ(z); dz = g ⊙ σ(z)."""
+    z = _as_float(z)
+    return _scaled(_sigmoid(z), _like(grad_out, z, "grad_out"))
+
+
+@_quiet_underflow
+def softplus_jacobian(z: np.ndarray) -> np.ndarray:
+    """J = diag(σ(z)), shape z.shape + z.shape."""
+    z = _as_float(z)
+    return _diag(_sigmoid(z))
+
+
+@_quiet_underflow
+def softplus_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
+    """J·t = t ⊙ σ(z)."""
+    z = _as_float(z)
+    return _scaled(_sigmoid(z), _like(tangent, z, "tangent"))
+
+
+# -- silu --------------------------------------------------------------------------------------
+def _silu_grad(z: np.ndarray) -> Any:
+    s = _sigmoid(z)
+    d = 1 - s
+    d *= z
+    d += 1
+    d *= s
+    return d
+
+
+@_quiet_underflow
+def silu(z: np.ndarray) -> np.ndarray:
+    """silu(z) = z·σ(z)."""
+    z = _as_float(z)
+    return _scaled(_sigmoid(z), z)
+
+
+@_quiet_underflow
+def silu_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """silu'(z) = σ(z)(1 + z(1 − σ(z))); dz = g ⊙ silu'(z)."""
+    z = _as_float(z)
+    return _scaled(_silu_grad(z), _like(grad_out, z, "grad_out"))
+
+
+@_quiet_underflow
+def silu_jacobian(z: np.ndarray) -> np.ndarray:
+    """J = diag(σ(z)(1 + z(1 − σ(z)))), shape z.shape + z.shape."""
+    z = _as_float(z)
+    return _diag(_silu_grad(z))
+
+
+@_quiet_underflow
+def silu_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
+    """J·t = t ⊙ σ(z)(1 + z(1 − σ(z)))."""
+    z = _as_float(z)
+    return _scaled(_silu_grad(z), _like(tangent, z, "tangent"))
+
+
+# -- gelu --------------------------------------------------------------------------------------
+def _check_approximate(approximate: str) -> None:
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def _gelu_grad(z: np.ndarray, approximate: str) -> np.ndarray:
+    _check_approximate(approximate)
+    if approximate == "none":  # Φ(z) + z·φ(z), φ(z) = exp(−z²/2)/√(2π)
+        d = np.multiply(z, z, out=_buf(z))
+        d *= -0.5
+        np.exp(d, out=d)
+        d *= _INV_SQRT_2PI
+        d *= z
+        d += _cast(ndtr(z), z.dtype)
+        return d
+    # tanh form: u = k(z + c z³), t = tanh(u); f' = ½(1 + t) + ½ z (1 − t²) k (1 + 3c z²)
+    z2 = np.multiply(z, z, out=_buf(z))
+    t = np.multiply(z2, _GELU_C, out=_buf(z))
+    t += 1
+    t *= z
+    t *= _SQRT_2_OVER_PI
+    np.tanh(t, out=t)
+    z2 *= 3 * _GELU_C  # z2 becomes ½ z u'(z) = ½ z k (1 + 3c z²)
+    z2 += 1
+    z2 *= 0.5 * _SQRT_2_OVER_PI
+    z2 *= z
+    sech2 = np.multiply(t, t, out=_buf(z))
+    np.subtract(1, sech2, out=sech2)
+    sech2 *= z2
+    t += 1
+    t *= 0.5
+    t += sech2
+    return t
+
+
+@_quiet_underflow
+def gelu(z: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """gelu(z) = z·Φ(z) ("none", exact; Φ the standard normal CDF, scipy.special.ndtr), or
+    ½·z·(1 + tanh(√(2/π)(z + 0.044715 z³))) ("tanh"). Any other ``approximate``: ValueError.
+    """
+    _check_approximate(approximate)
+    z = _as_float(z)
+    if approximate == "none":
+        out = np.multiply(z, _cast(ndtr(z), z.dtype), out=_buf(z))
+        return out
+    out = np.multiply(z, z, out=_buf(z))
+    out *= _GELU_C
+    out += 1
+    out *= z
+    out *= _SQRT_2_OVER_PI
+    np.tanh(out, out=out)
+    out += 1
+    out *= z
+    out *= 0.5
+    return out
+
+
+@_quiet_underflow
+def gelu_backward(grad_out: np.ndarray, z: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """gelu'(z) = Φ(z) + z·φ(z) ("none"), or, with u = √(2/π)(z + 0.044715 z³),
+    ½(1 + tanh u) + ½ z (1 − tanh² u)·√(2/π)(1 + 3·0.044715 z²) ("tanh"); dz = g ⊙ gelu'(z).
+    """
+    z = _as_float(z)
+    return _scaled(_gelu_grad(z, approximate), _like(grad_out, z, "grad_out"))
+
+
+@_quiet_underflow
+def gelu_jacobian(z: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """J = diag(gelu'(z)) (see gelu_backward for gelu'), shape z.shape + z.shape."""
+    z = _as_float(z)
+    return _diag(_gelu_grad(z, approximate))
+
+
+@_quiet_underflow
+def gelu_jvp(z: np.ndarray, tangent: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """J·t = t ⊙ gelu'(z) (see gelu_backward for gelu')."""
+    z = _as_float(z)
+    return _scaled(_gelu_grad(z, approximate), _like(tangent, z, "tangent"))
+
+
+# -- relu6 -------------------------------------------------------------------------------------
+def _relu6_mask(z: np.ndarray) -> np.ndarray:
+    return (z > 0) & (z < 6)  # 0 at both kinks
+
+
+@_quiet_underflow
+def relu6(z: np.ndarray) -> np.ndarray:
+    """relu6(z) = min(max(z, 0), 6)."""
+    z = _as_float(z)
+    return np.clip(z, 0, 6)
+
+
+@_quiet_underflow
+def relu6_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """relu6'(z) = 1 on (0, 6), 0 elsewhere (0 at both kinks z = 0 and z = 6, torch's);
+    dz = g ⊙ [0 < z < 6].
+    """
+    z = _as_float(z)
+    return np.where(_relu6_mask(z), _like(grad_out, z, "grad_out"), 0)
+
+
+@_quiet_underflow
+def relu6_jacobian(z: np.ndarray) -> np.ndarray:
+    """J = diag([0 < z < 6]) (0 at the kinks z = 0 and z = 6), shape z.shape + z.shape."""
+    z = _as_float(z)
+    return _diag(_relu6_mask(z).astype(z.dtype))
+
+
+@_quiet_underflow
+def relu6_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
+    """J·t = t ⊙ [0 < z < 6] (0 at the kinks z = 0 and z = 6)."""
+    z = _as_float(z)
+    return np.where(_relu6_mask(z), _like(tangent, z, "tangent"), 0)
+
+
+# -- hardtanh ----------------------------------------------------------------------------------
+def _hardtanh_bounds(z: np.ndarray, min_val: float, max_val: float) -> tuple[Any, Any]:
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    return z.dtype.type(min_val), z.dtype.type(max_val)
+
+
+def _hardtanh_mask(z: np.ndarray, min_val: float, max_val: float) -> np.ndarray:
+    lo, hi = _hardtanh_bounds(z, min_val, max_val)
+    return (z > lo) & (z < hi)  # 0 at both kinks
+
+
+@_quiet_underflow
+def hardtanh(z: np.ndarray, min_val: float = -1.0, max_val: float = 1.0) -> np.ndarray:
+    """hardtanh(z) = min(max(z, min_val), max_val) (min_val > max_val: ValueError)."""
+    z = _as_float(z)
+    lo, hi = _hardtanh_bounds(z, min_val, max_val)
+    return np.clip(z, lo, hi)
+
+
+@_quiet_underflow
+def hardtanh_backward(grad_out: np.ndarray, z: np.ndarray, min_val: float = -1.0,
+                      max_val: float = 1.0) -> np.ndarray:
+    """f'(z) = 1 strictly inside (min_val, max_val), 0 elsewhere (0 at both kinks, torch's);
+    dz = g ⊙ [min_val < z < max_val].
+    """
+    z = _as_float(z)
+    return np.where(_hardtanh_mask(z, min_val, max_val), _like(grad_out, z, "grad_out"), 0)
+
+
+@_quiet_underflow
+def hardtanh_jacobian(z: np.ndarray, min_val: float = -1.0, max_val: float = 1.0) -> np.ndarray:
+    """J = diag([min_val < z < max_val]) (0 at both kinks), shape z.shape + z.shape."""
+    z = _as_float(z)
+    return _diag(_hardtanh_mask(z, min_val, max_val).astype(z.dtype))
+
+
+@_quiet_underflow
+def hardtanh_jvp(z: np.ndarray, tangent: np.ndarray, min_val: float = -1.0,
+                 max_val: float = 1.0) -> np.ndarray:
+    """J·t = t ⊙ [min_val < z < max_val] (0 at both kinks)."""
+    z = _as_float(z)
+    return np.where(_hardtanh_mask(z, min_val, max_val), _like(tangent, z, "tangent"), 0)
