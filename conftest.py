@@ -65,12 +65,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tag matrix items with op and reference, so the summary can aggregate xdist reports."""
     for item in items:
-        params = getattr(item, "callspec", None)
-        case, ref = (params.params.get("case"), params.params.get("ref")) if params else (0, 0)
-        if case and ref:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        case, ref = params.get("case"), params.get("ref")
+        if case is not None and ref is not None:
             item.user_properties += [("op", case.spec.label), ("reference", ref),
-                                     ("check", item.originalname)]
+                                     ("check", getattr(item, "originalname", item.name))]
 
 
 @pytest.fixture(autouse=True)

@@ -53,7 +53,7 @@ def _scale(reduction: str, n: int) -> float:
 
 def _value(total: Any, scale: float, like: np.ndarray) -> np.floating:
     """The loss as a 0-d NumPy scalar of the prediction's dtype."""
-    return np.asarray(total * scale, dtype=like.dtype)[()]
+    return like.dtype.type(total * scale)
 
 
 def _upstream(grad_out: Any, like: np.ndarray) -> np.floating:
@@ -61,7 +61,7 @@ def _upstream(grad_out: Any, like: np.ndarray) -> np.floating:
     g = np.asarray(grad_out, dtype=like.dtype)
     if g.ndim:
         raise ValueError(f"grad_out of a loss must be a scalar, got shape {g.shape}")
-    return g[()]
+    return like.dtype.type(g)
 
 
 def _pair(pred: Any, target: Any, name: str = "y_true") -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,6 @@ import numpy as np
 from .base import Arrays, Reference, closed_over
 from .table import jax_ops
 
-
 #: cases up to this many input elements compute forward, VJP and Jacobian in one jit
 BUNDLE_MAX_SIZE = 64
 

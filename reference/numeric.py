@@ -95,7 +95,7 @@ class NumericReference(Reference):
             return partial(self._grad_of[base], 1.0, **kw)
 
         def fd_grad(*args: np.ndarray) -> np.ndarray:
-            return self.vjp(f, args, np.float64(1.0), [0])[0]
+            return self.vjp(f, args, np.asarray(1.0), [0])[0]
 
         return fd_grad
 

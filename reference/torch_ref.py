@@ -41,7 +41,7 @@ class TorchReference(Reference):
             argnums: Sequence[int]) -> Arrays:
         ts = [self._t(x) for x in inputs]
         g = closed_over(f, ts, argnums)
-        out, pullback = self.func.vjp(g, *(ts[i] for i in argnums))
+        out, pullback = self.func.vjp(g, *(ts[i] for i in argnums))  # type: ignore[misc]
         cot = self._t(np.asarray(cotangent, dtype=self._np(out).dtype).reshape(out.shape))
         return tuple(self._np(d) for d in pullback(cot))
 
@@ -56,7 +56,7 @@ class TorchReference(Reference):
             argnum: int = 0) -> np.ndarray:
         ts = [self._t(x) for x in inputs]
         g = closed_over(f, ts, [argnum])
-        _, out = self.func.jvp(g, (ts[argnum],), (self._t(tangent),))
+        _, out = self.func.jvp(g, (ts[argnum],), (self._t(tangent),))  # type: ignore[misc]
         return self._np(out)
 
     def hessian(self, f: Callable, inputs: Sequence[np.ndarray], argnum: int = 0) -> np.ndarray:
@@ -70,5 +70,6 @@ class TorchReference(Reference):
             argnum: int = 0) -> np.ndarray:
         ts = [self._t(x) for x in inputs]
         g = closed_over(f, ts, [argnum])
-        _, pullback = self.func.vjp(self.func.grad(g), ts[argnum])  # H is symmetric: Hv = vᵀH
+        # H is symmetric: Hv = vᵀH
+        _, pullback = self.func.vjp(self.func.grad(g), ts[argnum])  # type: ignore[misc]
         return self._np(pullback(self._t(v))[0])

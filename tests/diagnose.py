@@ -18,8 +18,12 @@ Tol = tuple[float, float]
 
 
 def fmt(x: Any) -> str:
-    return np.format_float_positional(x, precision=6, unique=True, fractional=False, trim="-") \
-        if np.isscalar(x) and np.isfinite(x) and 1e-4 <= abs(x) < 1e6 else f"{x:.6g}"
+    """A number as a person reads it: positional when moderate, else 6 significant digits."""
+    v = float(x)
+    if np.isfinite(v) and 1e-4 <= abs(v) < 1e6:
+        return np.format_float_positional(v, precision=6, unique=True, fractional=False,
+                                          trim="-")
+    return f"{v:.6g}"
 
 
 def structural_problem(actual: Any, expected: np.ndarray, dtype: str | None) -> str | None:
@@ -37,7 +41,8 @@ def structural_problem(actual: Any, expected: np.ndarray, dtype: str | None) -> 
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         return (f"{int(bad.sum())} non-finite value(s) where the reference is finite: "
-                f"first at {list(idx)}: got {actual[idx]}, expected {fmt(expected[idx])}")
+                f"first at {list(idx)}: got {np.asarray(actual)[idx]}, "
+                f"expected {fmt(expected[idx])}")
     return None
 
 

@@ -23,7 +23,7 @@ class Summary:
                      "reasons": set()})
 
     def add(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
+        props: dict[str, Any] = dict(report.user_properties)
         if "op" not in props:
             return
         done = report.when == "call" or (report.when == "setup" and not report.passed)
