@@ -13,6 +13,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # one thread per worker: no oversubsc
 import numpy as np
 import pytest
 
+import gradverify_pytest
 import reference
 from tests.catalog import CATALOG, OP_NAMES
 from tests.loader import ImplLoadError, load_impl, provided_ops
@@ -21,14 +22,9 @@ from tests.report import SummaryPlugin
 BACKENDS = {"torch": "torch", "jax": "jax", "autograd": "autograd"}
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("gradient verification")
-    group.addoption("--impl", default="impl", help="module or .py file under test "
-                    "(same API as impl); default: impl")
-    group.addoption("--seed", type=int, default=0, help="seed of every case's inputs (default 0)")
-    group.addoption("--device", default="cpu", choices=("cpu", "cuda"),
-                    help="device of the torch and jax references")
-    group.addoption("--report-dir", default=None, help="write the summary matrix here")
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    if not pluginmanager.has_plugin("gradverify"):  # not installed: register them here
+        gradverify_pytest.pytest_addoption(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,7 +52,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             versions.append(f"{ref} {version(pkg)}")
         except PackageNotFoundError:
             versions.append(f"{ref} not installed (its cases are skipped)")
-    return [
+    lines = []
+    if config.inipath is None:
+        lines.append(f"WARNING: pytest took its rootdir ({config.rootpath}) from the --impl path "
+                     "and ignores pyproject.toml; write --impl=PATH for a file outside the project")
+    return lines + [
         f"implementation under test: {module.__name__} ({where}): "
         f"provides {len(ops)} of {len(OP_NAMES)} ops",
         f"references: {', '.join(versions)}; device {config.getoption('device')}",
@@ -92,6 +92,13 @@ def device(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def impl_module(request: pytest.FixtureRequest):
     return request.config.impl_module  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def impl_option(request: pytest.FixtureRequest) -> str:
+    """' --impl X' when a module other than impl is under test (for reproduction commands)."""
+    target = request.config.getoption("impl")
+    return "" if target == "impl" else f" --impl {target}"
 
 
 __all__ = ["CATALOG"]

@@ -64,12 +64,12 @@ class Case:
     def inputs(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         return self.spec.make(rng, self.shape, np.dtype(self.dtype), self.kwargs)
 
-    def describe(self, seed: int, nodeid: str = "") -> str:
+    def describe(self, seed: int, nodeid: str = "", options: str = "") -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.params) or "defaults"
         lines = [f"case: op {self.spec.label}, params ({params}), shape {self.shape_id}, "
                  f"dtype {self.dtype}, seed {seed}"]
         if nodeid:
-            lines.append(f"reproduce: pytest '{nodeid}' --seed {seed}")
+            lines.append(f"reproduce: pytest '{nodeid}' --seed {seed}{options}")
         return "\n".join(lines)
 
 

@@ -47,9 +47,10 @@ def _others(case: Case, inputs, compute, skip: str, device: str):
 
 
 @pytest.mark.parametrize("case,ref", parametrize("forward", FRAMEWORKS))
-def test_forward(case: Case, ref: str, impl_module, seed, device, request, record_property):
+def test_forward(case: Case, ref: str, impl_module, impl_option, seed, device, request,
+                 record_property):
     """impl's forward value equals the framework's."""
-    spec, context = case.spec, case.describe(seed, request.node.nodeid)
+    spec, context = case.spec, case.describe(seed, request.node.nodeid, impl_option)
     r = use_reference(ref, device)
     f = impl_function(impl_module, spec.name)
     inputs = case.inputs(case.rng(seed))
@@ -58,14 +59,15 @@ def test_forward(case: Case, ref: str, impl_module, seed, device, request, recor
     worst = check(actual, expected, what=f"forward pass: {spec.name} vs {ref}", dtype=case.dtype,
                   tol=tolerance(case.dtype, "value", ref, spec), context=context,
                   others=_others(case, inputs, lambda o: o.forward(spec.name, inputs, case.kwargs),
-                                 ref, device))
+                                 ref, device), who=impl_module.__name__)
     record_property("worst_rel", worst)
 
 
 @pytest.mark.parametrize("case,ref", parametrize("vjp"))
-def test_vjp(case: Case, ref: str, impl_module, seed, device, request, record_property):
+def test_vjp(case: Case, ref: str, impl_module, impl_option, seed, device, request,
+                 record_property):
     """impl's <op>_backward(g, ...) equals the reference's VJP for a random cotangent g."""
-    spec, context = case.spec, case.describe(seed, request.node.nodeid)
+    spec, context = case.spec, case.describe(seed, request.node.nodeid, impl_option)
     r = use_reference(ref, device)
     name = f"{spec.name}_backward"
     backward = impl_function(impl_module, name)
@@ -85,7 +87,8 @@ def test_vjp(case: Case, ref: str, impl_module, seed, device, request, record_pr
         worst = max(worst, check(
             actual, exp, what=f"backward pass: {name} gradient {k} (input {i}) vs {ref}",
             dtype=case.dtype, tol=tolerance(case.dtype, "grad", ref, spec), context=context,
-            others=_others(case, inputs, lambda o, k=k: vjp(o)[k], ref, device)))
+            others=_others(case, inputs, lambda o, k=k: vjp(o)[k], ref, device),
+            who=impl_module.__name__))
     record_property("worst_rel", worst)
 
 
@@ -113,9 +116,10 @@ def _impl_jacobians(case: Case, module, inputs, out_shape, context):
 
 @pytest.mark.parametrize("case,ref", parametrize(
     "jacobian", select=lambda c: int(np.prod(c.shape)) <= JACOBIAN_MAX_SIZE))
-def test_jacobian(case: Case, ref: str, impl_module, seed, device, request, record_property):
+def test_jacobian(case: Case, ref: str, impl_module, impl_option, seed, device, request,
+                 record_property):
     """impl's full Jacobian (shape out.shape + in.shape) equals the reference's."""
-    spec, context = case.spec, case.describe(seed, request.node.nodeid)
+    spec, context = case.spec, case.describe(seed, request.node.nodeid, impl_option)
     r = use_reference(ref, device)
     inputs = case.inputs(case.rng(seed))
     out_shape = r.forward(spec.name, inputs, case.kwargs).shape
@@ -131,5 +135,6 @@ def test_jacobian(case: Case, ref: str, impl_module, seed, device, request, reco
         worst = max(worst, check(
             a, e, what=f"{what} (input {spec.argnums[k]}) vs {ref}", dtype=case.dtype,
             tol=tolerance(case.dtype, "grad", ref, spec), context=context,
-            others=_others(case, inputs, lambda o, k=k: jac(o)[k], ref, device)))
+            others=_others(case, inputs, lambda o, k=k: jac(o)[k], ref, device),
+            who=impl_module.__name__))
     record_property("worst_rel", worst)

@@ -1,0 +1,21 @@
+"""The suite's pytest options, registered at pytest start-up through an entry point.
+
+Registered this early (not in conftest.py) so that ``pytest --impl path/to/my_grads.py``
+parses the path as the option's value: an option pytest does not know yet makes it read the
+path as a test file, and take the rootdir from it. conftest.py falls back to registering
+them itself when the project is not installed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gradient verification")
+    group.addoption("--impl", default="impl", help="module or .py file under test "
+                    "(same API as impl); default: impl")
+    group.addoption("--seed", type=int, default=0, help="seed of every case's inputs (default 0)")
+    group.addoption("--device", default="cpu", choices=("cpu", "cuda"),
+                    help="device of the torch and jax references")
+    group.addoption("--report-dir", default=None, help="write the summary matrix here")
