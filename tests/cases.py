@@ -91,8 +91,7 @@ def parametrize(check: str, refs: tuple[str, ...] = reference.NAMES,
         if not select(case):
             continue
         for ref in refs:
-            # one xdist worker runs all checks of a case: jax compiles each case once
-            marks = [getattr(pytest.mark, ref), pytest.mark.xdist_group(case.key)]
+            marks = [getattr(pytest.mark, ref)]
             out.append(pytest.param(case, ref, id=case.id(ref), marks=marks))
     return out
 
