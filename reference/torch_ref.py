@@ -31,7 +31,7 @@ class TorchReference(Reference):
         return self.torch.from_numpy(x).to(self.device)
 
     def _np(self, t: Any) -> np.ndarray:
-        return t.detach().cpu().numpy()
+        return t.numpy(force=True)  # force: detach, copy to cpu, materialise ZeroTensors
 
     def call(self, f: Callable, inputs: Sequence[np.ndarray]) -> np.ndarray:
         with self.torch.no_grad():

@@ -17,6 +17,11 @@ Finite differences (the ``numeric`` reference, always float64) are limited by th
 truncation O(h⁴) with h = 1e-4 and rounding ~1.5ε|f|/h ≈ 3e-12·|f|; 1e-7 holds a 1e4 margin
 for curvature. In float32 cases the float32 rows apply (the case's own error dominates).
 Hessians from finite differences of a gradient carry the same error as a gradient.
+
+Second derivatives ("hessian": Hessians and HVPs) by a framework differentiate its first-
+derivative formula, whose float32 rounding (~ε|g|) is then divided by the input's scale: e.g.
+autograd's abs' = x/|x| has derivative 0, but in float32 it returns ~ε/|x| ≈ 2e-6 at |x| = 0.05.
+float32 Hessians get atol 1e-5; float64 keeps the gradient row.
 """
 
 from __future__ import annotations
@@ -30,14 +35,16 @@ TOLERANCES: dict[tuple[str, str], Tol] = {
     ("float64", "grad"): (1e-10, 1e-12),
     ("float32", "value"): (1e-5, 1e-6),
     ("float32", "grad"): (1e-4, 1e-6),
+    ("float64", "hessian"): (1e-10, 1e-12),
+    ("float32", "hessian"): (1e-4, 1e-5),
 }
 
 #: finite differences: used instead of the float64 rows when the reference is ``numeric``
-NUMERIC: dict[str, Tol] = {"value": (1e-10, 1e-12), "grad": (1e-7, 1e-9)}
+NUMERIC: dict[str, Tol] = {"value": (1e-10, 1e-12), "grad": (1e-7, 1e-9), "hessian": (1e-7, 1e-9)}
 
 
 def tolerance(dtype: str, kind: str, reference: str, spec: OpSpec | None = None) -> Tol:
-    """(rtol, atol) for comparing ``kind`` ("value" or "grad") of a case."""
+    """(rtol, atol) for comparing ``kind`` ("value", "grad" or "hessian") of a case."""
     key = f"{dtype}:{kind}"
     if spec is not None and key in spec.tol:
         return spec.tol[key]
