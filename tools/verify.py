@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
 
 #: further report steps: (title, module run with ``python -m``)
-STEPS: list[tuple[str, str]] = []
+STEPS: list[tuple[str, str]] = [
+    ("conventions report (docs/CONVENTIONS.md)", "tools.conventions"),
+]
 
 
 def run(title: str, cmd: list[str]) -> int:
