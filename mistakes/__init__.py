@@ -8,8 +8,8 @@ pointed at it with ``--impl``; ``meta_tests/test_mistakes.py`` proves each one i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -125,8 +125,9 @@ def call_impl(fn: Callable, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
     except Exception as exc:
         tb = traceback.extract_tb(exc.__traceback__)[1:][-3:]
-        where = "".join(traceback.format_list(tb))
-        pytest.fail(f"{fn.__name__} raised {type(exc).__name__}: {exc}\n{where}", pytrace=False)
+        message = (f"{getattr(fn, '__name__', fn)} raised {type(exc).__name__}: {exc}\n"
+                   + "".join(traceback.format_list(tb)))
+    pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain
 
 
 def as_gradients(result: Any, spec: OpSpec, fn_name: str, context: str) -> tuple[Any, ...]:

@@ -22,7 +22,8 @@ def load_impl(target: str) -> ModuleType:
             path = path / "__init__.py"
         if not path.is_file():
             raise ImplLoadError(f"--impl {target}: no such file")
-        name = f"impl_under_test_{path.parent.name if package else path.stem}"
+        stem = path.parent.name if package else path.stem
+        name = stem if stem not in sys.modules else f"impl_under_test_{stem}"
         spec = importlib.util.spec_from_file_location(
             name, path, submodule_search_locations=[str(path.parent)] if package else None)
         if spec is None or spec.loader is None:
