@@ -65,7 +65,8 @@ class NumericReference(Reference):
 
     def jacobian(self, f: Callable, inputs: Sequence[np.ndarray],
                  argnums: Sequence[int]) -> Arrays:
-        args = [np.array(x, copy=True) for x in _f64(inputs)]
+        # C order: _jac perturbs elements through a flat view (a transposed input would copy)
+        args = [np.array(x, copy=True, order="C") for x in _f64(inputs)]
         return tuple(self._jac(f, args, i) for i in argnums)
 
     def vjp(self, f: Callable, inputs: Sequence[np.ndarray], cotangent: np.ndarray,
@@ -102,7 +103,7 @@ class NumericReference(Reference):
     def hessian(self, f: Callable, inputs: Sequence[np.ndarray], argnum: int = 0) -> np.ndarray:
         if argnum != 0:
             raise NotImplementedError("numeric Hessians differentiate the first input")
-        args = [np.array(x, copy=True) for x in _f64(inputs)]
+        args = [np.array(x, copy=True, order="C") for x in _f64(inputs)]
         return self._jac(self._gradient(f), args, 0)
 
     def hvp(self, f: Callable, inputs: Sequence[np.ndarray], v: np.ndarray,
