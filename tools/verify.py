@@ -22,6 +22,7 @@ REPORTS = ROOT / "reports"
 #: further report steps: (title, module run with ``python -m``)
 STEPS: list[tuple[str, str]] = [
     ("conventions report (docs/CONVENTIONS.md)", "tools.conventions"),
+    ("vanishing-gradient study (reports/vanishing.md, .png)", "tools.vanishing"),
 ]
 
 
