@@ -1,0 +1,67 @@
+"""impl's backward against the frameworks' VJPs, per op, size and dtype.
+
+Groups are ``<op>-<dtype>-<size>``; ``extra_info`` carries what the report needs (op, who,
+size, dtype, bytes the formula must move at least, jax's compile time).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import impl
+from tests.catalog import CATALOG, OpSpec
+
+from .frameworks import FRAMEWORKS, prepare
+
+SIZES = (10**2, 10**4, 10**6)
+BIG = 10**7  # only for these ops (a 10⁷ float64 array is 80 MB)
+BIG_OPS = ("relu", "sigmoid", "tanh", "softmax", "mse")
+WHO = ("impl", *FRAMEWORKS)
+SPECS = [s for s in CATALOG if s.kind != "layer" and s.variant != "int_labels"]
+
+
+def _shape(spec: OpSpec, size: int) -> tuple[int, ...]:
+    cols = 10 if spec.kind == "loss" else 100
+    return (max(size // cols, 1), cols)
+
+
+def _rounds(size: int) -> int:
+    return {10**2: 200, 10**4: 50, 10**6: 5}.get(size, 3)
+
+
+def _cases():
+    for spec in SPECS:
+        for size in (*SIZES, *((BIG,) if spec.name in BIG_OPS else ())):
+            for dtype in ("float32", "float64"):
+                for who in WHO:
+                    yield pytest.param(spec, size, dtype, who,
+                                       id=f"{spec.name}-{who}-{dtype}-{size:.0e}")
+
+
+@pytest.mark.parametrize("spec,size,dtype,who", list(_cases()))
+def test_backward(benchmark, spec: OpSpec, size: int, dtype: str, who: str) -> None:
+    rng = np.random.default_rng(0)
+    params = spec.params[0]
+    inputs = list(spec.make(rng, _shape(spec, size), np.dtype(dtype), params))
+    out_shape = () if spec.kind == "loss" else inputs[0].shape
+    g = (np.asarray(1.5, dtype) if out_shape == () else
+         rng.standard_normal(out_shape).astype(dtype))
+    compile_s = 0.0
+    if who == "impl":
+        backward = getattr(impl, f"{spec.name}_backward")
+
+        def run():
+            return backward(g, *inputs, **params)
+    else:
+        try:
+            run, compile_s = prepare(who, spec.name, params, inputs, g)
+        except ImportError as exc:
+            pytest.skip(f"{who} not installed: {exc}")
+    itemsize = np.dtype(dtype).itemsize
+    # least traffic: read z (and g, and targets), write dz
+    moved = itemsize * (sum(x.size for x in inputs) + np.size(g) + inputs[0].size)
+    benchmark.group = f"{spec.name}-{dtype}-{size:.0e}"
+    benchmark.extra_info.update(op=spec.name, who=who, size=size, dtype=dtype, bytes=moved,
+                                compile_s=compile_s, kind=spec.kind)
+    benchmark.pedantic(run, rounds=_rounds(size), iterations=1, warmup_rounds=1)
