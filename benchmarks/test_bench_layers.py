@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import impl
+import reference
 
 DENSE = ((64, 256, 256), (256, 1024, 1024), (1024, 1024, 1024))
 JAC_N = (10, 100, 1000, 10_000)
@@ -48,6 +49,8 @@ def _framework_dense(who, x, w, b, g):
         return lambda: torch.func.vjp(f, *xs)[1](gt)
     if who == "jax.jit":
         import jax
+
+        reference.get("jax")  # enables 64-bit: without it jax silently computes in float32
 
         jitted = jax.jit(lambda x, w, b, g: jax.vjp(lambda x, w, b: x @ w + b, x, w, b)[1](g))
         args = [jax.device_put(a) for a in (x, w, b, g)]
