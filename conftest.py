@@ -18,6 +18,7 @@ import pytest
 import gradverify_pytest
 import reference
 from tests.catalog import CATALOG, OP_NAMES
+from tests.diagnose import FailureDigest
 from tests.loader import ImplLoadError, load_impl, provided_ops
 from tests.report import SummaryPlugin
 
@@ -38,6 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ImplLoadError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(SummaryPlugin(config.getoption("report_dir")), "summary")
+    config.pluginmanager.register(FailureDigest(), "failure-digest")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -1,15 +1,20 @@
 """A catalog of real gradient mistakes, each a few lines with one sentence saying what is wrong.
 
-Every entry replaces one function of ``impl``'s API. ``Mistake.module_source()`` is a module
-that does ``from impl import *`` and swaps that one function in, so the whole suite can be
-pointed at it with ``--impl``; ``meta_tests/test_mistakes.py`` proves each one is caught and
-``docs/MISTAKES.md`` shows the message the suite prints for it.
+Every entry replaces one function of ``impl``'s API. ``mistakes.<key>`` is importable as a
+module that is ``impl`` with that one function swapped in, so the whole suite can be pointed at
+it: ``pytest --impl mistakes.tanh_of_square``. ``meta_tests/test_mistakes.py`` proves each one
+is caught on exactly the cases of the function it replaces, and ``docs/MISTAKES.md``
+(``python -m tools.mistakes_doc``) shows the message the suite prints for it.
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
@@ -31,10 +36,10 @@ class Mistake:
                 return self.replaces.removesuffix(suffix)
         return self.replaces
 
-    def module_source(self) -> str:
-        return (f'"""impl with one mistake: {self.what}"""\n'
-                "from impl import *  # noqa: F403\nfrom mistakes import BY_KEY\n\n"
-                f"{self.replaces} = BY_KEY[{self.key!r}].fn\n")
+    @property
+    def module(self) -> str:
+        """The importable name of impl with this mistake (for ``--impl``)."""
+        return f"{__name__}.{self.key}"
 
 
 MISTAKES: list[Mistake] = []
@@ -68,8 +73,8 @@ def softmax_backward_whole_array(grad_out, z, axis=-1):
     return s * (grad_out - np.sum(grad_out * s))
 
 
-@mistake("softmax", "Park, Python Code 1", "softmax always sums over axis=1 (rows), which is "
-         "wrong for samples in columns (axis=0).")
+@mistake("softmax", "Park, Python Code 1", "softmax hard-codes the axis (Park's code sums over "
+         "axis=1, the rows), which is wrong for samples in columns (axis=0).")
 def softmax_axis1(z, axis=-1):
     e = np.exp(z - np.max(z, axis=-1, keepdims=True))
     return e / np.sum(e, axis=-1, keepdims=True)
@@ -233,3 +238,28 @@ def relu_raises(grad_out, z):
 
 BY_KEY = {m.key: m for m in MISTAKES}
 assert len(BY_KEY) == len(MISTAKES), "mistake names must be unique"
+
+
+class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Makes ``import mistakes.<key>`` give impl with that mistake swapped in."""
+
+    def find_spec(self, fullname, path, target=None):  # type: ignore[no-untyped-def]
+        package, _, key = fullname.rpartition(".")
+        if package != __name__ or key not in BY_KEY:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec):  # type: ignore[no-untyped-def]
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        import impl
+
+        m = BY_KEY[module.__name__.rpartition(".")[2]]
+        module.__dict__.update({k: getattr(impl, k) for k in impl.__all__})
+        module.__doc__ = f"impl with one mistake: {m.what}"
+        setattr(module, m.replaces, m.fn)
+
+
+if not any(isinstance(f, _Finder) for f in sys.meta_path):
+    sys.meta_path.append(_Finder())

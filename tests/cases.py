@@ -21,6 +21,7 @@ import reference
 from reference.base import Reference
 
 from .catalog import CATALOG, DTYPES, OpSpec, Shape
+from .diagnose import structural_problem
 
 #: small enough for full Jacobians (input elements)
 JACOBIAN_MAX_SIZE = 64
@@ -130,14 +131,23 @@ def call_impl(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain
 
 
-def as_gradients(result: Any, spec: OpSpec, fn_name: str, context: str) -> tuple[Any, ...]:
-    """A backward's result as a tuple with one gradient per differentiable input."""
+def as_gradients(result: Any, spec: OpSpec, fn_name: str, context: str,
+                 inputs: tuple[np.ndarray, ...] | None = None) -> tuple[Any, ...]:
+    """A backward's result as a tuple with one gradient per differentiable input; with
+    ``inputs``, each gradient must also be an array of its input's shape (checked before a
+    Jacobian is assembled from the gradients)."""
     n = len(spec.argnums)
     grads = tuple(result) if isinstance(result, (tuple, list)) else (result,)
     if len(grads) != n:
         expected = "1 array" if n == 1 else f"a tuple of {n} arrays"
         pytest.fail(f"{fn_name} returned {len(grads)} gradient(s), expected {expected} "
                     f"(one per differentiable input)\n{context}", pytrace=False)
+    for k, (g, i) in enumerate(zip(grads, spec.argnums) if inputs is not None else ()):
+        shape = np.shape(inputs[i])  # type: ignore[index]
+        if not isinstance(g, (np.ndarray, np.generic)) or g.shape != shape:
+            problem = structural_problem(g, np.zeros(shape), None)
+            pytest.fail(f"backward pass: {fn_name} gradient {k} (input {i}): {problem}\n"
+                        f"{context}", pytrace=False)
     return grads
 
 

@@ -57,7 +57,7 @@ def errors(actual: np.ndarray, expected: np.ndarray, tol: Tol) -> tuple[float, f
         diff = np.nan_to_num(diff, nan=np.inf)
         big = np.abs(e) > atol
         rel = np.where(big, diff / np.where(big, np.abs(e), 1.0), 0.0)
-        score = diff / (atol + rtol * np.abs(e))
+        score = np.where(diff == 0, 0.0, diff / (atol + rtol * np.abs(e)))  # NaN == NaN
     return (float(diff.max(initial=0.0)), float(rel.max(initial=0.0)),
             np.nan_to_num(score, nan=np.inf))
 
@@ -82,9 +82,13 @@ def ratio_note(actual: np.ndarray, expected: np.ndarray, atol: float) -> str:
     if not np.all(np.isfinite(r)) or np.ptp(r) > 1e-6 * max(abs(r.mean()), 1e-300):
         return ""
     c = float(r.mean())
-    guess = {-1.0: "a sign error", 0.5: "half: a missing factor 2", 2.0: "a stray factor 2"}
+    if abs(c - 1) < 1e-6:  # not a factor: rounding-level differences
+        return ""
+    guess = {-1.0: "a sign error",
+             0.5: "half: a missing factor 2 (or a mean's 1/N with N = 2 where a sum is expected)",
+             2.0: "a stray factor 2 (or a missing 1/N with N = 2)"}
     why = guess.get(round(c, 6), "a missing or extra constant factor (1/N? the mean?)")
-    if abs(c - round(c)) > 1e-6 and abs(1 / c - round(1 / c)) < 1e-6:
+    if abs(c - round(c)) > 1e-6 and abs(1 / c - round(1 / c)) < 1e-6 and round(1 / c) > 2:
         why = f"a factor 1/{round(1 / c)}: a mean where a sum is expected?"
     elif abs(c - round(c)) < 1e-6 and round(c) > 2:
         why = f"a factor {round(c)}: a missing 1/{round(c)} (the mean's 1/N?)"
@@ -136,16 +140,43 @@ def check(actual: Any, expected: np.ndarray, *, what: str, dtype: str | None, to
         return normwise_error(actual, expected)
     idx = tuple(int(i) for i in np.unravel_index(np.argmax(score), score.shape))
     rtol, atol = tol
+    exp_s, act_s = fmt(expected[idx]), fmt(actual[idx])
+    if exp_s == act_s:  # equal to 6 digits: show every digit
+        exp_s, act_s = repr(float(expected[idx])), repr(float(actual[idx]))
     body = [
         f"{what}: max abs err {max_abs:.3g}, max rel err {max_rel:.3g} "
         f"> tolerance (rtol {rtol:g}, atol {atol:g}); worst at {list(idx)}",
-        f"  worst element {list(idx)}: expected {fmt(expected[idx])}, "
-        f"actual {fmt(actual[idx])}",
+        f"  worst element {list(idx)}: expected {exp_s}, actual {act_s}",
         f"  {int((score > 1).sum())} of {score.size} elements out of tolerance",
     ]
     note = ratio_note(actual, expected, atol)
     if note:
         body.append(f"  {note}")
+    if dtype == "float64" and 1e-9 < max_rel < 1e-5:
+        body.append("  errors of float32's size (eps 1.2e-7) in a float64 case: computed in "
+                    "float32 somewhere?")
     if others is not None:
         body.append(agreement(np.asarray(actual), others(), tol, who))
     pytest.fail("\n".join(body) + "\n" + context, pytrace=False)
+
+
+class FailureDigest:
+    """pytest plugin: one line per failed case at the end of the run, the test id and the
+    verdict (the first line of the diagnosis), never truncated to the terminal's width."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not (report.failed and report.when == "call"):
+            return
+        crash = getattr(report.longrepr, "reprcrash", None)
+        text = (crash.message if crash is not None else report.longreprtext).strip()
+        verdict = text.splitlines()[0].removeprefix("Failed: ") if text else "(no message)"
+        self.lines.append(f"{report.nodeid.rpartition('::')[2]}: {verdict}")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.lines:
+            terminalreporter.section(f"failures, one line each ({len(self.lines)})")
+            for line in self.lines:
+                terminalreporter.write_line(line)

@@ -104,7 +104,8 @@ def _impl_jacobians(case: Case, module, inputs, out_shape, context):
     for k in range(int(np.prod(out_shape))):
         e = np.zeros(out_shape, dtype=case.dtype)
         e.reshape(-1)[k] = 1
-        grads = as_gradients(call_impl(backward, e, *inputs, **case.kwargs), spec, name, context)
+        grads = as_gradients(call_impl(backward, e, *inputs, **case.kwargs), spec, name, context,
+                             inputs)
         for row, gk in zip(rows, grads):
             row.append(np.asarray(gk))
     return tuple(

@@ -43,10 +43,28 @@ def _reference(device: str) -> reference.Reference:
     raise AssertionError("the numeric reference is always available")
 
 
+def reproduction(spec: OpSpec, target: str, ref: str, shape, seed, params, dtype) -> str:
+    """A snippet to paste into a Python shell at the project root."""
+    return "\n".join([
+        "import numpy as np, reference",
+        "from tests.catalog import BY_LABEL",
+        "from tests.cases import cotangent",
+        "from tests.loader import load_impl",
+        f"spec, params = BY_LABEL[{spec.label!r}], {params!r}",
+        f"m, r = load_impl({target!r}), reference.get({ref!r})",
+        f"rng = np.random.default_rng({seed})",
+        f"inputs = spec.make(rng, {shape!r}, np.dtype({dtype!r}), params)",
+        f"g = cotangent(rng, r.forward(spec.name, inputs, params).shape, {dtype!r})",
+        f"print(m.{spec.name}_backward(g, *inputs, **params))",
+        "print(r.op_vjp(spec.name, params, inputs, g, spec.argnums))",
+    ])
+
+
 @pytest.mark.parametrize("spec", CATALOG, ids=[s.label for s in CATALOG])
-def test_property(spec: OpSpec, impl_module, device):
+def test_property(spec: OpSpec, impl_module, device, request):
     backward = impl_function(impl_module, f"{spec.name}_backward")
     r = _reference(device)
+    target = request.config.getoption("impl")
 
     @SETTINGS
     @given(shape=_shapes(spec), seed=st.integers(0, 2**16), params=st.sampled_from(spec.params),
@@ -56,20 +74,24 @@ def test_property(spec: OpSpec, impl_module, device):
         inputs = spec.make(rng, shape, np.dtype(dtype), params)
         out = r.forward(spec.name, inputs, params)
         g = cotangent(rng, out.shape, dtype)
-        note("reproduce:\n"
-             "  import numpy as np; from tests.catalog import BY_LABEL\n"
-             f"  spec = BY_LABEL[{spec.label!r}]; rng = np.random.default_rng({seed})\n"
-             f"  inputs = spec.make(rng, {shape!r}, np.dtype({dtype!r}), {params!r})\n"
-             f"  # then compare {spec.name}_backward(g, *inputs, **{params!r}) with {r.name}")
+        note("reproduce (paste at the project root):\n"
+             + reproduction(spec, target, r.name, shape, seed, params, dtype))
         expected = r.op_vjp(spec.name, params, inputs, g, spec.argnums)
         try:
             grads = as_gradients(call_impl(backward, g, *inputs, **params), spec,
-                                 f"{spec.name}_backward", "")
+                                 f"{spec.name}_backward", "", inputs)
             for k, (a, e) in enumerate(zip(grads, expected)):
                 check(a, e, what=f"{spec.name}_backward gradient {k} vs {r.name}", dtype=dtype,
                       tol=tolerance(dtype, "grad", r.name, spec),
-                      context=f"shape {shape}, params {params}, seed {seed}")
+                      context=f"smallest failing input: shape {shape}, dtype {dtype}, "
+                              f"params {params}, seed {seed}")
         except pytest.fail.Exception as exc:  # hypothesis shrinks on AssertionError
             raise AssertionError(str(exc)) from None
 
-    prop()
+    try:
+        prop()
+        return
+    except AssertionError as exc:  # the shrunk failure, with hypothesis's notes
+        notes = [n for n in getattr(exc, "__notes__", []) if n.startswith("reproduce")]
+        message = f"{exc}\n" + "\n".join(notes)
+    pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain

@@ -1,0 +1,144 @@
+"""The diagnosis helpers (tests/diagnose.py, tests/cases.py) say what they promise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.cases import as_gradients, call_impl
+from tests.catalog import BY_LABEL
+from tests.diagnose import agreement, check, errors, ratio_note, structural_problem
+
+TOL = (1e-10, 1e-12)
+E = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.5]])
+
+
+def failure(actual, expected=E, **kw) -> str:
+    with pytest.raises(pytest.fail.Exception) as info:
+        check(actual, expected, what="backward pass: f_backward", dtype=kw.pop("dtype", None),
+              tol=TOL, context="case: f", **kw)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("actual,says", [
+    (None, "returned None"),
+    ([1.0, 2.0], "returned list, expected a numpy array"),
+    (E.ravel(), "wrong shape: got (6,), expected (2, 3)"),
+    (E.T.copy(), "wrong shape: got (3, 2), expected (2, 3) (the transpose?)"),
+    (E.astype(np.float32), "wrong dtype: got float32, expected float64 (the input's dtype)"),
+    (E.astype(np.float16), "wrong dtype: got float16, expected float64"),
+    (np.where(E > 3, np.nan, E), "1 non-finite value(s) where the reference is finite: "
+                                 "first at [1, 1]: got nan, expected 4"),
+    (np.where(E < 0, np.inf, E), "2 non-finite value(s)"),
+])
+def test_structural_problems_come_before_values(actual, says) -> None:
+    problem = structural_problem(actual, E, "float64")
+    assert problem is not None and says in problem
+    message = failure(actual, dtype="float64")
+    assert message.startswith(f"backward pass: f_backward: {problem}")
+    assert "max abs err" not in message and message.endswith("case: f")
+
+
+def test_matching_values_pass_and_return_the_normwise_error() -> None:
+    actual = E * (1 + 1e-12)
+    assert check(actual, E, what="x", dtype="float64", tol=TOL, context="") == pytest.approx(
+        1e-12, rel=1e-3)
+    assert structural_problem(E.copy(), E, "float64") is None
+
+
+def test_the_worst_element_and_the_errors_are_named() -> None:
+    actual = E.copy()
+    actual[1, 1] = 4.5
+    message = failure(actual)
+    first = message.splitlines()[0]
+    assert first == ("backward pass: f_backward: max abs err 0.5, max rel err 0.125 > tolerance "
+                     "(rtol 1e-10, atol 1e-12); worst at [1, 1]")
+    assert "worst element [1, 1]: expected 4, actual 4.5" in message
+    assert "1 of 6 elements out of tolerance" in message
+    assert "actual/expected" not in message  # not a constant ratio
+
+
+def test_errors_treat_equal_infinities_and_nans_as_agreement() -> None:
+    x = np.array([np.inf, np.nan, 1.0])
+    max_abs, max_rel, score = errors(x, x.copy(), TOL)
+    assert (max_abs, max_rel) == (0.0, 0.0) and np.all(score == 0)
+
+
+@pytest.mark.parametrize("factor,says", [
+    (-1.0, "actual/expected = -1 at every element: a sign error"),
+    (0.5, "actual/expected = 0.5 at every element: half: a missing factor 2"),
+    (2.0, "actual/expected = 2 at every element: a stray factor 2"),
+    (3.0, "actual/expected = 3 at every element: a factor 3: a missing 1/3 (the mean's 1/N?)"),
+    (0.25, "actual/expected = 0.25 at every element: a factor 1/4: a mean where a sum is "
+           "expected?"),
+    (1.7, "actual/expected = 1.7 at every element: a missing or extra constant factor"),
+])
+def test_a_constant_ratio_is_named(factor, says) -> None:
+    assert ratio_note(E * factor, E, 1e-12).startswith(says)
+    assert says in failure(E * factor)
+
+
+def test_no_ratio_note_when_the_ratio_varies_or_expected_is_zero() -> None:
+    assert ratio_note(E + 1.0, E, 1e-12) == ""
+    assert ratio_note(np.ones(3), np.zeros(3), 1e-12) == ""
+
+
+def test_agreement_says_the_formula_is_wrong_when_every_reference_agrees() -> None:
+    text = agreement(E * 2, {"jax": E, "autograd": E.copy(), "numeric": E + 1e-14}, TOL, "mine")
+    assert "agree with each other: jax, autograd, numeric" in text
+    assert "mine disagrees with every reference, which all agree: the formula is wrong" in text
+
+
+def test_agreement_points_at_a_lone_reference_as_a_convention() -> None:
+    text = agreement(E, {"jax": E * -1, "autograd": E.copy(), "numeric": E.copy()}, TOL, "mine")
+    assert "agree with each other: jax\n" in text
+    assert "agree with each other: autograd, numeric" in text
+    assert "mine agrees with: autograd, numeric" in text
+    assert "framework convention" in text
+
+
+def test_agreement_lists_unavailable_references_with_the_reason() -> None:
+    text = agreement(E * 2, {"jax": "unavailable (not installed)", "numeric": E}, TOL, "mine")
+    assert "  jax: unavailable (not installed)" in text
+    assert "mine agrees with no reference" in text
+
+
+def test_check_reports_agreement_only_when_asked() -> None:
+    assert "references on this case" not in failure(E * 2)
+    assert "the formula is wrong" in failure(E * 2, others=lambda: {"a": E, "b": E.copy()})
+
+
+def test_a_raising_formula_fails_with_its_own_message() -> None:
+    def my_backward(grad_out, z):
+        raise ZeroDivisionError("nothing to see")
+
+    with pytest.raises(pytest.fail.Exception) as info:
+        call_impl(my_backward, E, E)
+    assert str(info.value).startswith("my_backward raised ZeroDivisionError: nothing to see")
+    assert info.value.__context__ is None  # no "during handling of the above exception"
+
+
+def test_the_number_of_gradients_is_checked() -> None:
+    dense = BY_LABEL["dense"]
+    with pytest.raises(pytest.fail.Exception, match=r"dense_backward returned 2 gradient\(s\), "
+                       r"expected a tuple of 3 arrays \(one per differentiable input\)"):
+        as_gradients((E, E), dense, "dense_backward", "case: dense")
+    assert len(as_gradients((E, E, E), dense, "dense_backward", "")) == 3
+    assert len(as_gradients(E, BY_LABEL["tanh"], "tanh_backward", "")) == 1
+
+
+def test_gradient_shapes_are_checked_against_the_inputs() -> None:
+    x, w, b = np.zeros((5, 3)), np.zeros((3, 2)), np.zeros(2)
+    with pytest.raises(pytest.fail.Exception, match=r"gradient 1 \(input 1\): wrong shape: got "
+                       r"\(2, 3\), expected \(3, 2\) \(the transpose\?\)"):
+        as_gradients((x, w.T, b), BY_LABEL["dense"], "dense_backward", "", (x, w, b))
+
+
+def test_float32_rounding_in_a_float64_case_is_named() -> None:
+    actual = E.astype(np.float32).astype(np.float64) * (1 + 3e-7)
+    message = failure(actual, dtype="float64")
+    assert "computed in float32 somewhere?" in message
+    assert "actual/expected" not in message  # ≈ 1 is not a factor
+    worst = next(line for line in message.splitlines() if "worst element" in line)
+    expected, actual_s = worst.split("expected ")[1].split(", actual ")
+    assert expected != actual_s  # shown with every digit when 6 are equal
