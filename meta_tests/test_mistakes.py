@@ -50,6 +50,9 @@ def _masked(text: str) -> str:
 
 @pytest.mark.parametrize("m", MISTAKES, ids=[m.key for m in MISTAKES])
 def test_mistake_is_caught_on_exactly_its_cases(m: Mistake) -> None:
+    if REFS == "numeric" and uses(m) == {"test_forward"}:
+        pytest.skip("a forward mistake is caught by the frameworks' forward values; finite "
+                    "differences differentiate impl's own forward, and no framework is installed")
     outcome = run_matrix(m.module, m.op, refs=REFS)
     assert outcome.exit_code == pytest.ExitCode.TESTS_FAILED and outcome.failures, (
         f"{m.key} ({m.what}) was not caught (exit {outcome.exit_code})")
