@@ -129,12 +129,50 @@ def report(ceil: dict[str, float]) -> None:
     for op, by in sorted(seed.items()):
         lines.append(f"| {op} | {_fmt(by['seed000-loops'])} | {_fmt(by['impl'])} | "
                      f"{by['seed000-loops'] / by['impl']:.0f}x |")
+    lines += _targets(groups, rows, seed, ceil)
     mlp = {r["who"]: r["min"] for r in rows if r["kind"] == "mlp"}
     if mlp:
         lines += ["", f"MLP backward (4 layers of 256, batch 256, float64): impl "
                   f"{_fmt(mlp.get('impl'))}, torch.func {_fmt(mlp.get('torch.func'))}."]
     (REPORTS / "benchmarks.md").write_text("\n".join(lines) + "\n")
     _plots(plt, groups, jac)
+
+
+def _targets(groups, rows, seed, ceil) -> list[str]:
+    """The issue's speed targets: met or missed, by how much, and why."""
+    out = ["", "## Targets", ""]
+    missed, met = [], []
+    for (op, dtype, size), by in sorted(groups.items()):
+        kind = by.get("impl", {}).get("kind")
+        if size < 10**6 or kind not in ("elementwise", "axis") or "impl" not in by:
+            continue
+        fw = min(by[w]["min"] for w in FRAMEWORKS if w in by)
+        ratio = by["impl"]["min"] / fw
+        frac = by["impl"]["bytes"] / by["impl"]["min"] / 1e9 / ceil["copy_GBps"]
+        entry = f"{op} {dtype} {size:.0e}: ratio {ratio:.2f}, {100 * frac:.0f}% of copy"
+        (met if ratio <= 1.0 and frac >= 0.7 else missed).append(entry)
+    out.append(f"- Elementwise and softmax backward at ≥ 10⁶ (ratio ≤ 1.0 and ≥ 70% of the copy "
+               f"bandwidth): met for {len(met)}, missed for {len(missed)}.")
+    out += [f"  - missed: {e}" for e in missed]
+    dense = [r for r in rows if r["kind"] == "layer" and r["who"] == "impl"]
+    if dense:
+        best = max(r["flops"] / r["min"] / 1e9 for r in dense)
+        out.append(f"- Dense backward ≥ 80% of the matmul ceiling: best {best:.0f} GFLOP/s = "
+                   f"{100 * best / ceil['matmul_GFLOPs']:.0f}% — "
+                   + ("met." if best >= 0.8 * ceil["matmul_GFLOPs"] else "missed."))
+    if seed:
+        speed = min(by["seed000-loops"] / by["impl"] for by in seed.values())
+        out.append(f"- Vectorized Jacobians ≥ 100× seed 000's loops at (100, 8): {speed:.0f}× — "
+                   + ("met." if speed >= 100 else "missed."))
+    out += ["", "Why the misses: numpy evaluates a formula one ufunc at a time, each a full pass "
+            "over memory on one core, while jax.jit fuses the whole VJP into one loop and torch "
+            "and XLA use both cores; transcendental ops (exp, tanh, expit, and scipy's ndtr/erf "
+            "for the exact GELU, ~11 ms per 10⁶ alone) are compute-bound in numpy. Dense backward "
+            "is three separate BLAS calls plus a reduction, each paying numpy's overheads and "
+            "allocating its output. The seed 000 Jacobians at (100, 8) are dominated by "
+            "allocating and zeroing the 5 MB (100, 8, 100, 8) result, which both versions pay; "
+            "the Python loop itself is only 800 iterations."]
+    return out
 
 
 def _fmt(t: float | None) -> str:
@@ -182,7 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="sizes ≤ 1e4 only (a smoke run)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the Markdown and plots from reports/benchmarks.json")
     args, extra = ap.parse_known_args(argv)
+    if args.report_only:
+        report(json.loads(JSON.read_text())["machine_info"]["ceilings"])
+        print(f"wrote {REPORTS / 'benchmarks.md'}, bench_vjp.png, bench_jacobian.png")
+        return 0
     ceil = ceilings()
     print(f"ceilings: {ceil}", flush=True)
     code = run(args.quick, extra)
