@@ -53,7 +53,10 @@ class AutogradReference(Reference):
             argnum: int = 0) -> np.ndarray:
         g = closed_over(f, inputs, [argnum])
         push = self.ag.differential_operators.make_jvp(g)(inputs[argnum])
-        return np.asarray(push(tangent)[1])
+        try:
+            return np.asarray(push(tangent)[1])
+        except NotImplementedError as exc:  # e.g. "JVP of erf wrt argnums (0,) not defined"
+            raise Unsupported(f"autograd has no forward-mode rule here: {exc}") from None
 
     def hessian(self, f: Callable, inputs: Sequence[np.ndarray], argnum: int = 0) -> np.ndarray:
         g = closed_over(f, inputs, [argnum])

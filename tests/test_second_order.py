@@ -62,7 +62,7 @@ def test_hvp(case: Case, ref: str, impl_module, impl_option, seed, device, reque
         tol=tolerance(case.dtype, "hessian", ref, spec), context=context, who=impl_module.__name__))
 
 
-@pytest.mark.parametrize("case,ref", parametrize("jvp", ("torch", "jax", "numeric"),
+@pytest.mark.parametrize("case,ref", parametrize("jvp", ("torch", "jax", "autograd", "numeric"),
                                                  select=_has_jvp))
 def test_jvp(case: Case, ref: str, impl_module, impl_option, seed, device, request,
              record_property):
