@@ -1,4 +1,4 @@
-"""Options, the seed, markers and the report header. The machinery lives in tests/."""
+"""Options, the seed, markers and the report header. The machinery lives in gradverify/."""
 
 from __future__ import annotations
 
@@ -15,19 +15,19 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 import numpy as np
 import pytest
 
-import gradverify_pytest
 import reference
-from tests.catalog import CATALOG, OP_NAMES
-from tests.diagnose import FailureDigest
-from tests.loader import ImplLoadError, load_impl, provided_ops
-from tests.report import SummaryPlugin
+from gradverify import plugin as gradverify_plugin
+from gradverify.catalog import CATALOG, OP_NAMES
+from gradverify.diagnose import FailureDigest
+from gradverify.loader import ImplLoadError, load_impl, provided_ops
+from gradverify.report import SummaryPlugin
 
 BACKENDS = {"torch": "torch", "jax": "jax", "autograd": "autograd"}
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     if not pluginmanager.has_plugin("gradverify"):  # not installed: register them here
-        gradverify_pytest.pytest_addoption(parser)
+        gradverify_plugin.pytest_addoption(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import impl
-from tests.catalog import CATALOG, OpSpec
+from gradverify.catalog import CATALOG, OpSpec
 
 from .frameworks import FRAMEWORKS, prepare
 

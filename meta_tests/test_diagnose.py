@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.cases import as_gradients, call_impl
-from tests.catalog import BY_LABEL
-from tests.diagnose import agreement, check, errors, ratio_note, structural_problem
+from gradverify.cases import as_gradients, call_impl
+from gradverify.catalog import BY_LABEL
+from gradverify.diagnose import agreement, check, errors, ratio_note, structural_problem
 
 TOL = (1e-10, 1e-12)
 E = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.5]])

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import reference
+from gradverify.catalog import CATALOG
 from mistakes import MISTAKES, Mistake
 from mistakes.check import ROOT, caught_by, run_matrix
-from tests.catalog import CATALOG
 from tools.mistakes_doc import DOC, failing
 
 JACOBIAN_OPS = {spec.name for spec in CATALOG if spec.jacobian}

@@ -14,11 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gradverify.cases import call_impl, impl_function, use_reference
+from gradverify.diagnose import fmt
+from gradverify.tolerances import tolerance
 from reference.conventions import SPECIALS, Special, measure_impl_special, measure_special
-
-from .cases import call_impl, impl_function, use_reference
-from .diagnose import fmt
-from .tolerances import tolerance
 
 FRAMEWORKS = ("torch", "jax", "autograd")
 

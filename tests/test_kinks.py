@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import reference
+from gradverify.cases import call_impl, impl_function, use_reference
 from reference.conventions import (
     DECLARED,
     KINKS,
@@ -24,8 +25,6 @@ from reference.conventions import (
     measure_impl_kink,
     measure_kink,
 )
-
-from .cases import call_impl, impl_function, use_reference
 
 FRAMEWORKS = ("torch", "jax", "autograd")
 

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 import reference
-
-from .cases import (
+from gradverify.cases import (
     JACOBIAN_MAX_SIZE,
     Case,
     as_gradients,
@@ -23,8 +22,8 @@ from .cases import (
     parametrize,
     use_reference,
 )
-from .diagnose import check
-from .tolerances import tolerance
+from gradverify.diagnose import check
+from gradverify.tolerances import tolerance
 
 FRAMEWORKS = tuple(r for r in reference.NAMES if r != "numeric")
 

@@ -20,11 +20,10 @@ import numpy as np
 import pytest
 
 import reference
+from gradverify.cases import call_impl, impl_function, use_reference
+from gradverify.diagnose import check
+from gradverify.tolerances import tolerance
 from reference.networks import mlp
-
-from .cases import call_impl, impl_function, use_reference
-from .diagnose import check
-from .tolerances import tolerance
 
 HIDDEN: list[Any] = ["relu", "tanh", "sigmoid", ("leaky_relu", {"negative_slope": 0.2}), "elu",
                      "softplus", ("gelu", {"approximate": "tanh"}), "silu"]

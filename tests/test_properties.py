@@ -16,11 +16,10 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 import reference
-
-from .cases import as_gradients, call_impl, cotangent, impl_function
-from .catalog import CATALOG, OpSpec
-from .diagnose import check
-from .tolerances import tolerance
+from gradverify.cases import as_gradients, call_impl, cotangent, impl_function
+from gradverify.catalog import CATALOG, OpSpec
+from gradverify.diagnose import check
+from gradverify.tolerances import tolerance
 
 SETTINGS = settings(max_examples=15, derandomize=True, database=None, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -47,9 +46,9 @@ def reproduction(spec: OpSpec, target: str, ref: str, shape, seed, params, dtype
     """A snippet to paste into a Python shell at the project root."""
     return "\n".join([
         "import numpy as np, reference",
-        "from tests.catalog import BY_LABEL",
-        "from tests.cases import cotangent",
-        "from tests.loader import load_impl",
+        "from gradverify.catalog import BY_LABEL",
+        "from gradverify.cases import cotangent",
+        "from gradverify.loader import load_impl",
         f"spec, params = BY_LABEL[{spec.label!r}], {params!r}",
         f"m, r = load_impl({target!r}), reference.get({ref!r})",
         f"rng = np.random.default_rng({seed})",

@@ -12,9 +12,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .cases import Case, call_impl, from_reference, impl_function, parametrize, use_reference
-from .diagnose import check
-from .tolerances import tolerance
+from gradverify.cases import (
+    Case,
+    call_impl,
+    from_reference,
+    impl_function,
+    parametrize,
+    use_reference,
+)
+from gradverify.diagnose import check
+from gradverify.tolerances import tolerance
 
 SMALL = 24  # input elements: Hessians hold SMALL² entries
 

@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 import reference
-
-from .cases import call_impl, impl_function, use_reference
-from .diagnose import check
-from .tolerances import tolerance
+from gradverify.cases import call_impl, impl_function, use_reference
+from gradverify.diagnose import check
+from gradverify.tolerances import tolerance
 
 M, N, NO = 100, 8, 4
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
