@@ -40,10 +40,7 @@ class Case:
 
     @property
     def shape_id(self) -> str:
-        if self.spec.kind == "layer":
-            m, n_in, n_out = self.shape
-            return f"{m}x{n_in}to{n_out}"
-        return "x".join(map(str, self.shape)) or "scalar"
+        return self.spec.spell(self.shape)
 
     @property
     def param_id(self) -> str:

@@ -9,68 +9,22 @@ functions in ``impl`` (and one line per framework in ``reference/table.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 
-Shape = tuple[int, ...]
-Maker = Callable[[np.random.Generator, Shape, np.dtype, dict], tuple[np.ndarray, ...]]
-
-DTYPES = ("float32", "float64")
-KINK_MARGIN = 0.05  # random inputs stay this far from a kink (finite differences use h ≤ 2e-4)
-
-
-@dataclass(frozen=True)
-class OpSpec:
-    name: str  # the function's name in impl (and in reference.table)
-    kind: str  # "elementwise" | "axis" | "loss" | "layer"
-    make: Maker  # draws the inputs: (rng, shape, dtype, params) -> inputs
-    shapes: tuple[Shape, ...]
-    params: tuple[dict[str, Any], ...] = ({},)
-    argnums: tuple[int, ...] = (0,)  # differentiable inputs
-    jacobian: bool = False  # impl defines <name>_jacobian
-    kinks: tuple[float, ...] = ()  # non-differentiable points (of the input, or the residual)
-    variant: str = ""  # a named input domain (e.g. integer labels), shown in the test id
-    tol: dict[str, tuple[float, float]] = field(default_factory=dict)  # per-op overrides
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}[{self.variant}]" if self.variant else self.name
-
-
-# -- domains -------------------------------------------------------------------------------
-def normal(rng: np.random.Generator, shape: Shape, dtype: Any, scale: float = 1.0) -> np.ndarray:
-    return (scale * rng.standard_normal(shape)).astype(dtype)
-
-
-def uniform(rng: np.random.Generator, shape: Shape, dtype: Any, lo: float, hi: float) -> np.ndarray:
-    return rng.uniform(lo, hi, shape).astype(dtype)
-
-
-def away_from(x: np.ndarray, kinks: tuple[float, ...], margin: float = KINK_MARGIN) -> np.ndarray:
-    """Push every value closer than ``margin`` to a kink out to kink ± margin."""
-    x = x.copy()
-    for k in kinks:
-        near = np.abs(x - k) < margin
-        x[near] = (k + np.where(x[near] >= k, margin, -margin)).astype(x.dtype)
-    return x
-
-
-def one_hot(rng: np.random.Generator, shape: Shape, dtype: Any) -> np.ndarray:
-    labels = rng.integers(0, shape[-1], shape[:-1])
-    return np.eye(shape[-1], dtype=dtype)[labels]
-
-
-def softmax_rows(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return (e / e.sum(axis=-1, keepdims=True)).astype(x.dtype)
-
-
-def residual_target(y: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """The target t with y − t = r (so the residual's domain is what we control)."""
-    return (y - r).astype(y.dtype)
+from . import catalog_conv, catalog_norm
+from .opspec import (  # noqa: F401  (re-exported: the catalog's vocabulary)
+    DTYPES,
+    KINK_MARGIN,
+    Maker,
+    OpSpec,
+    Shape,
+    away_from,
+    normal,
+    one_hot,
+    residual_target,
+    softmax_rows,
+    uniform,
+)
 
 
 # -- makers --------------------------------------------------------------------------------
@@ -134,6 +88,16 @@ def logits_labels(rng, shape, dtype, params):
     return normal(rng, shape, dtype, 2.0), rng.integers(0, shape[-1], shape[:-1])
 
 
+def _layer_id(shape: Shape) -> str:
+    m, n_in, n_out = shape
+    return f"{m}x{n_in}to{n_out}"
+
+
+def _layer_size(shape: Shape) -> int:
+    m, n_in, n_out = shape
+    return m * n_in + n_in * n_out + n_out
+
+
 def dense_inputs(rng, shape, dtype, params):
     m, n_in, n_out = shape
     return (normal(rng, (m, n_in), dtype), normal(rng, (n_in, n_out), dtype),
@@ -189,8 +153,12 @@ CATALOG: tuple[OpSpec, ...] = (
     _loss("cross_entropy", probs_one_hot, shapes=CLASSES),
     _loss("softmax_cross_entropy", logits_one_hot, shapes=CLASSES, variant="one_hot"),
     _loss("softmax_cross_entropy", logits_labels, shapes=CLASSES, variant="int_labels"),
-    OpSpec("dense", "layer", dense_inputs, LAYERS, argnums=(0, 1, 2)),
-    OpSpec("dense_colmajor", "layer", dense_colmajor_inputs, LAYERS, argnums=(0, 1, 2)),
+    OpSpec("dense", "layer", dense_inputs, LAYERS, argnums=(0, 1, 2), shape_id=_layer_id,
+           input_size=_layer_size),
+    OpSpec("dense_colmajor", "layer", dense_colmajor_inputs, LAYERS, argnums=(0, 1, 2),
+           shape_id=_layer_id, input_size=_layer_size),
+    *catalog_norm.OPS,  # normalization, dropout, embedding, attention, margin loss
+    *catalog_conv.OPS,  # convolution, pooling, recurrent cells
 )
 
 BY_LABEL = {spec.label: spec for spec in CATALOG}

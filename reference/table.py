@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from . import table_conv, table_norm
+
 OpTable = dict[str, Callable[..., Any]]
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -80,6 +82,8 @@ def torch_ops(torch: Any) -> OpTable:
         "softmax_cross_entropy": softmax_cross_entropy,
         "dense": lambda x, w, b: F.linear(x, w.T, b),
         "dense_colmajor": lambda x, w, b: F.linear(x.T, w, b[:, 0]).T,
+        **table_norm.torch_ops(torch),
+        **table_conv.torch_ops(torch),
     }
 
 
@@ -139,6 +143,8 @@ def jax_ops(jax: Any, jnp: Any) -> OpTable:
         "softmax_cross_entropy": softmax_cross_entropy,
         "dense": lambda x, w, b: jnp.matmul(x, w) + b,
         "dense_colmajor": lambda x, w, b: jnp.matmul(w, x) + b,
+        **table_norm.jax_ops(jax, jnp),
+        **table_conv.jax_ops(jax, jnp),
     }
 
 
@@ -199,4 +205,6 @@ def autograd_ops(anp: Any, special: Any) -> OpTable:
         "softmax_cross_entropy": softmax_cross_entropy,
         "dense": lambda x, w, b: anp.dot(x, w) + b,
         "dense_colmajor": lambda x, w, b: anp.dot(w, x) + b,
+        **table_norm.autograd_ops(anp, special),
+        **table_conv.autograd_ops(anp, special),
     }
