@@ -1,4 +1,4 @@
-"""The reference table's entries for convolution, pooling, recurrent cells: one line per framework per op.
+"""Reference table entries: convolution, pooling, recurrent cells.
 
 Part of ``reference.table`` (merged into its op tables): the same rules hold, the framework's
 own function where it ships one, else the op written in its array API as its users would.

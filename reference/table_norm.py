@@ -1,4 +1,4 @@
-"""The reference table's entries for normalization, dropout, embedding, attention, margin loss: one line per framework per op.
+"""Reference table entries: normalization, dropout, embedding, attention, margin loss.
 
 Part of ``reference.table`` (merged into its op tables): the same rules hold, the framework's
 own function where it ships one, else the op written in its array API as its users would.
