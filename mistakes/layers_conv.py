@@ -1,4 +1,4 @@
-"""Mistakes in convolution, pooling and recurrent cells, each from a real source (named in ``source``)."""
+"""Mistakes in convolution, pooling and recurrent cells."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mistakes in normalization, dropout, embedding, attention and the margin loss, each from a real source (named in ``source``)."""
+"""Mistakes in normalization, dropout, embedding, attention and the margin loss."""
 
 from __future__ import annotations
 
