@@ -14,6 +14,14 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Property tests: "fast" by default (deterministic, for CI); --hypothesis-profile thorough
+# draws hundreds of random examples per op.
+settings.register_profile("fast", max_examples=15, derandomize=True, database=None)
+settings.register_profile("thorough", max_examples=300, derandomize=False, database=None,
+                          print_blob=True)
+settings.load_profile("fast")
 
 import reference
 from gradverify import plugin as gradverify_plugin

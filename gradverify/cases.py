@@ -23,9 +23,6 @@ from reference.base import Reference
 from .catalog import CATALOG, DTYPES, OpSpec, Shape
 from .diagnose import structural_problem
 
-#: small enough for full Jacobians (input elements)
-JACOBIAN_MAX_SIZE = 64
-
 
 @dataclass(frozen=True)
 class Case:

@@ -51,8 +51,8 @@ def test_the_worst_element_and_the_errors_are_named() -> None:
     actual[1, 1] = 4.5
     message = failure(actual)
     first = message.splitlines()[0]
-    assert first == ("backward pass: f_backward: max abs err 0.5, max rel err 0.125 > tolerance "
-                     "(rtol 1e-10, atol 1e-12); worst at [1, 1]")
+    assert first == ("backward pass: f_backward: max abs err 0.5, max rel err 0.125; worst at "
+                     "[1, 1]: error 0.5 > allowed 4.01e-10 (1.25e+09x)")
     assert "worst element [1, 1]: expected 4, actual 4.5" in message
     assert "1 of 6 elements out of tolerance" in message
     assert "actual/expected" not in message  # not a constant ratio
@@ -142,3 +142,43 @@ def test_float32_rounding_in_a_float64_case_is_named() -> None:
     worst = next(line for line in message.splitlines() if "worst element" in line)
     expected, actual_s = worst.split("expected ")[1].split(", actual ")
     assert expected != actual_s  # shown with every digit when 6 are equal
+
+
+def test_an_element_small_by_cancellation_gets_the_error_of_its_terms() -> None:
+    """float32: an element 1e-6 of the array's scale, off by float32 rounding of its terms."""
+    from gradverify.tolerances import tolerance
+    e = np.array([1.0, -2.0, 1e-6])
+    actual = (e + np.array([0.0, 0.0, 3e-7])).astype(np.float32)
+    tol = tolerance("float32", "grad", "torch")
+    check(actual, e.astype(np.float32), what="x", dtype="float32", tol=tol, context="")
+    with pytest.raises(pytest.fail.Exception, match="allowed"):  # float64: no such error
+        check(actual.astype(np.float64), e, what="x", dtype="float64",
+              tol=tolerance("float64", "grad", "torch"), context="")
+
+
+def test_the_magnitude_of_the_terms_widens_the_bound_only_where_asked() -> None:
+    """A 1-element array whose value cancels: only the terms' magnitude can excuse it."""
+    from gradverify.tolerances import tolerance
+    tol = tolerance("float32", "grad", "jax")
+    e, actual = np.array([5e-6], np.float32), np.array([8e-6], np.float32)
+    with pytest.raises(pytest.fail.Exception):
+        check(actual, e, what="x", dtype="float32", tol=tol, context="")
+    check(actual, e, what="x", dtype="float32", tol=tol, context="",
+          magnitude=lambda: np.array([0.5]))
+    with pytest.raises(pytest.fail.Exception):  # a real error is not excused by the terms
+        check(np.array([5e-3], np.float32), e, what="x", dtype="float32", tol=tol, context="",
+              magnitude=lambda: np.array([0.5]))
+
+
+def test_finite_difference_elements_across_a_kink_are_left_out_with_a_warning() -> None:
+    from gradverify.diagnose import FiniteDifferenceKink
+    e = np.array([1.0, np.nan, 3.0])
+    with pytest.warns(FiniteDifferenceKink, match="1 of 3 element"):
+        check(np.array([1.0, 7.0, 3.0]), e, what="x", dtype="float64", tol=TOL, context="",
+              ref="numeric")
+    with pytest.raises(pytest.fail.Exception), pytest.warns(FiniteDifferenceKink):
+        check(np.array([1.0, 7.0, 4.0]), e, what="x", dtype="float64", tol=TOL, context="",
+              ref="numeric")  # the other elements are still compared
+    with pytest.raises(pytest.skip.Exception, match="every element"):
+        check(np.array([1.0]), np.array([np.nan]), what="x", dtype="float64", tol=TOL,
+              context="", ref="numeric")

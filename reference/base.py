@@ -66,12 +66,15 @@ class Reference(ABC):
 
     # -- per op, through the table ---------------------------------------------------------
     def op(self, name: str, params: dict[str, Any] | None = None) -> Callable:
-        """The framework's function for op ``name`` with its parameters bound."""
+        """The framework's function for op ``name`` with its parameters bound;
+        ``"<op>#k"`` is output k of an op that returns a tuple (``lstm_step#1``: c_next)."""
+        base, _, k = name.partition("#")
         try:
-            fn = self.ops[name]
+            fn = self.ops[base]
         except KeyError:
-            raise NotImplementedError(f"{self.name} has no definition of op {name!r}") from None
-        return partial(fn, **params) if params else fn
+            raise NotImplementedError(f"{self.name} has no definition of op {base!r}") from None
+        f = partial(fn, **params) if params else fn
+        return (lambda *a: f(*a)[int(k)]) if k else f
 
     # The op-level transforms below are what the tests call; a reference may cache compiled
     # versions of them per op (jax does), which it cannot do for an arbitrary callable.

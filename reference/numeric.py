@@ -6,6 +6,17 @@ whose truncation error is O(h⁴) and rounding error about 1.5 ε |f| / h: rough
 for smooth ops away from kinks (the catalog keeps inputs ≥ 0.05 from every kink). Hessians
 differentiate the gradient of ``impl`` when the function is an ``impl`` op, otherwise a
 finite-difference gradient. Every evaluation is in float64 whatever the case's dtype.
+
+Kinks. Where the five points straddle a kink the stencil is no derivative at all. Each
+derivative is therefore also estimated from each side alone, with the second-order one-sided
+stencils (3f(x) − 4f(x ∓ h) + f(x ∓ 2h)) / (±2h) (chainer's ``detect_nondifferentiable`` compares
+fits on each side the same way). On a smooth function the two differ by (2/3)·h²·f⁽³⁾ ≈ 1e-8·f⁽³⁾;
+across a kink by a fraction of the jump of the derivative. Where they differ by more than
+1e-3 of their size (plus 1e-6 of the largest derivative in that column), the entry is returned
+as NaN, which ``gradverify.diagnose.check`` reads as "not trusted here": the element is left
+out of the comparison with a warning, and the other elements are still compared. (A kink of
+f'' alone, such as elu's at 0, leaves f' continuous: the sides agree, and the central value is
+off by ~h·Δf''/6 there; the catalog keeps inputs 0.05 away from such points.)
 """
 
 from __future__ import annotations
@@ -25,8 +36,23 @@ def _f64(xs: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [np.asarray(x, dtype=np.float64) if is_float(x) else np.asarray(x) for x in xs]
 
 
+def differences(fx: Callable[[float], np.ndarray], h: float) -> tuple[np.ndarray, ...]:
+    """(central, left, right): the 4th-order central difference of ``fx`` at 0 and the
+    second-order one-sided ones, from the five points −2h, −h, 0, h, 2h."""
+    m2, m1, f0, p1, p2 = (fx(t * h) for t in (-2, -1, 0, 1, 2))
+    central = (m2 - 8 * m1 + 8 * p1 - p2) / (12 * h)
+    left = (3 * f0 - 4 * m1 + m2) / (2 * h)
+    right = (-3 * f0 + 4 * p1 - p2) / (2 * h)
+    return central, left, right
+
+
 def _stencil(fx: Callable[[float], np.ndarray], h: float) -> np.ndarray:
-    return (fx(-2 * h) - 8 * fx(-h) + 8 * fx(h) - fx(2 * h)) / (12 * h)
+    """The 4th-order central difference, NaN where the one-sided estimates disagree (a kink)."""
+    central, left, right = differences(fx, h)
+    with np.errstate(invalid="ignore"):
+        scale = float(np.max(np.abs(central), initial=0.0))
+        kink = np.abs(left - right) > 1e-3 * (np.abs(left) + np.abs(right)) + 1e-6 * scale + 1e-9
+    return np.where(kink, np.nan, central)
 
 
 class NumericReference(Reference):

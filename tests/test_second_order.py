@@ -48,7 +48,8 @@ def test_hessian(case: Case, ref: str, impl_module, impl_option, seed, device, r
     actual = call_impl(fn, *inputs, **case.kwargs)
     record_property("worst_rel", check(
         actual, expected, what=f"{spec.name}_hessian vs {ref}", dtype=case.dtype,
-        tol=tolerance(case.dtype, "hessian", ref, spec), context=context, who=impl_module.__name__))
+        tol=tolerance(case.dtype, "hessian", ref, spec),
+            ref=ref, context=context, who=impl_module.__name__))
 
 
 @pytest.mark.parametrize("case,ref", parametrize("hvp", select=_is_loss))
@@ -66,7 +67,8 @@ def test_hvp(case: Case, ref: str, impl_module, impl_option, seed, device, reque
     actual = call_impl(fn, v, *inputs, **case.kwargs)
     record_property("worst_rel", check(
         actual, expected, what=f"{spec.name}_hvp vs {ref}", dtype=case.dtype,
-        tol=tolerance(case.dtype, "hessian", ref, spec), context=context, who=impl_module.__name__))
+        tol=tolerance(case.dtype, "hessian", ref, spec),
+            ref=ref, context=context, who=impl_module.__name__))
 
 
 @pytest.mark.parametrize("case,ref", parametrize("jvp", ("torch", "jax", "autograd", "numeric"),
@@ -85,4 +87,5 @@ def test_jvp(case: Case, ref: str, impl_module, impl_option, seed, device, reque
     actual = call_impl(fn, *inputs, t, **case.kwargs)
     record_property("worst_rel", check(
         actual, expected, what=f"{spec.name}_jvp vs {ref}", dtype=case.dtype,
-        tol=tolerance(case.dtype, "grad", ref, spec), context=context, who=impl_module.__name__))
+        tol=tolerance(case.dtype, "grad", ref, spec),
+            ref=ref, context=context, who=impl_module.__name__))

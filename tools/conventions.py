@@ -26,6 +26,8 @@ from reference.conventions import (
     measure_kink,
     measure_special,
 )
+from reference.defaults import DEFAULTS
+from reference.defaults import measure as measure_default
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "CONVENTIONS.md"
 FRAMEWORKS = ("torch", "jax", "autograd")
@@ -54,9 +56,10 @@ def render() -> str:
         "## Kinks: the derivative returned exactly on a non-differentiable point",
         "",
         "float64, a VJP with cotangent 1 (second derivatives: the Hessian's diagonal entry). "
-        "*numeric* is a central difference, which at a kink is the mean of the one-sided "
-        "derivatives; *impl* is this project's declared convention. **Bold**: differs from "
-        "torch.",
+        "*numeric* is the finite-difference reference: at a kink its one-sided estimates "
+        "disagree and it answers *detected* (the element is left out of comparisons, with a "
+        "warning); where only f'' has a kink it returns a central difference. *impl* is this "
+        "project's declared convention. **Bold**: differs from torch.",
         "",
         "| point | one-sided (left, right) | torch | jax | autograd | numeric | impl |",
         "|---|---|---|---|---|---|---|",
@@ -67,6 +70,9 @@ def render() -> str:
         vals["impl"] = measure_impl_kink(k, impl)
         cells = []
         for n in (*FRAMEWORKS, "numeric", "impl"):
+            if np.isnan(vals[n]):
+                cells.append("detected")
+                continue
             bold = n in ("jax", "autograd", "impl") and not np.isclose(vals[n], vals["torch"])
             cells.append(f"**{_num(vals[n])}**" if bold else _num(vals[n]))
         lines.append(f"| {k.label} | ({_num(k.one_sided[0])}, {_num(k.one_sided[1])}) | "
@@ -77,6 +83,20 @@ def render() -> str:
         assert np.isclose(vals["impl"], DECLARED[k.label]["impl"]), k.label
     lines += ["", "Where the frameworks disagree at a kink:", "", *disagreements, "", "Why:", ""]
     lines += [f"- {n}: {why}" for n, why in WHY.items()]
+    lines += [
+        "",
+        "## Defaults that differ",
+        "",
+        "Measured from the installed packages by calling each framework's function with its "
+        "defaults (`reference/defaults.py`). A formula checked against one framework's "
+        "default is checked against a different function in another.",
+        "",
+        "| default | how measured | torch | jax | autograd |",
+        "|---|---|---|---|---|",
+    ]
+    for d in DEFAULTS:
+        lines.append(f"| {d.label} | {d.how} | " + " | ".join(
+            measure_default(d, n) for n in FRAMEWORKS) + " |")
     lines += [
         "",
         "## Special values: forward value and gradient (VJP with cotangent 1, 2, 3, ...)",

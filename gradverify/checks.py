@@ -1,0 +1,222 @@
+"""The matrix checks of one case: forward value, VJP, full Jacobian.
+
+Each check compares the module under test with one reference and either returns the worst
+normwise relative error (for the summary), or fails with a diagnosis (``pytest.fail``), or skips
+with a reason (``pytest.skip``). The pytest tests (``tests/test_matrix.py``) and the Python API
+(``gradverify.check``) call the same functions.
+
+Ops with several outputs (``OpSpec.outputs > 1``, e.g. ``lstm_step``) return a tuple; their
+backward takes a tuple of cotangents. A reference computes output k of such an op as the op
+``"<name>#k"`` (see ``reference.base.Reference.op``), and its VJP as the sum over outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+import reference
+
+from .cases import (
+    Case,
+    as_gradients,
+    call_impl,
+    cotangent,
+    from_reference,
+    impl_function,
+    use_reference,
+)
+from .diagnose import check, structural_problem
+from .tolerances import tolerance
+
+#: small enough for full Jacobians (input elements)
+JACOBIAN_MAX_SIZE = 64
+
+
+@dataclass
+class Run:
+    """One check of one case against one reference."""
+
+    case: Case
+    ref: str
+    module: ModuleType
+    seed: int = 0
+    device: str = "cpu"
+    nodeid: str = ""
+    options: str = ""
+
+    @property
+    def context(self) -> str:
+        return self.case.describe(self.seed, self.nodeid, self.options)
+
+    @property
+    def who(self) -> str:
+        return getattr(self.module, "__name__", "module")
+
+    def outputs(self) -> list[str]:
+        """The reference's op names for the case's outputs: ``[name]`` or ``name#0``, ..."""
+        n, name = self.case.spec.outputs, self.case.spec.name
+        return [name] if n == 1 else [f"{name}#{k}" for k in range(n)]
+
+    def others(self, compute: Callable[[Any], Any]) -> Callable[[], dict[str, Any]]:
+        """Lazily, the same quantity from every other available reference (for diagnoses)."""
+        def run() -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for name in reference.NAMES:
+                if name == self.ref:
+                    continue
+                try:
+                    out[name] = compute(reference.get(name, self.device))
+                except reference.BackendUnavailable as exc:
+                    out[name] = f"unavailable ({exc})"
+                except Exception as exc:  # a reference that cannot do this case says so
+                    out[name] = f"failed: {type(exc).__name__}: {exc}"
+            return out
+        return run
+
+
+def _abs_inputs(inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    """|x| for float inputs (integer labels, ids and boolean masks unchanged)."""
+    return [np.abs(x) if np.issubdtype(np.asarray(x).dtype, np.floating) else x for x in inputs]
+
+
+def _as_outputs(result: Any, n: int, what: str, context: str) -> tuple[Any, ...]:
+    if n == 1:
+        return (result,)
+    if not isinstance(result, (tuple, list)) or len(result) != n:
+        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else "one value"
+        pytest.fail(f"{what}: returned {got}, expected a tuple of {n} outputs\n{context}",
+                    pytrace=False)
+    return tuple(result)
+
+
+def forward(run: Run) -> float:
+    """The module's forward value equals the reference's (each output of a tuple)."""
+    spec, case, ref = run.case.spec, run.case, run.ref
+    r = use_reference(ref, run.device)
+    f = impl_function(run.module, spec.name)
+    inputs = case.inputs(case.rng(run.seed))
+    names = run.outputs()
+    expected = [from_reference(ref, lambda o=o: r.forward(o, inputs, case.kwargs)) for o in names]
+    actual = _as_outputs(call_impl(f, *inputs, **case.kwargs), len(names),
+                         f"forward pass: {spec.name}", run.context)
+    worst = 0.0
+    for k, (a, e, o) in enumerate(zip(actual, expected, names)):
+        out = f" output {k}" if len(names) > 1 else ""
+        worst = max(worst, check(
+            a, e, what=f"forward pass: {spec.name}{out} vs {ref}", dtype=case.dtype,
+            tol=tolerance(case.dtype, "value", ref, spec), context=run.context, ref=ref,
+            others=run.others(lambda x, o=o: x.forward(o, inputs, case.kwargs)), who=run.who,
+            magnitude=lambda o=o: r.forward(o, _abs_inputs(inputs), case.kwargs)))
+    return worst
+
+
+def _cotangents(run: Run, r: Any, inputs, rng) -> list[np.ndarray]:
+    return [cotangent(rng, np.shape(r.forward(o, inputs, run.case.kwargs)), run.case.dtype)
+            for o in run.outputs()]
+
+
+def _ref_vjp(x: Any, run: Run, inputs, cots) -> tuple[np.ndarray, ...]:
+    """Σ over outputs k of the reference's VJP of output k with cotangent k."""
+    spec = run.case.spec
+    total = None
+    for o, g in zip(run.outputs(), cots):
+        grads = x.op_vjp(o, run.case.kwargs, inputs, g, spec.argnums)
+        total = list(grads) if total is None else [t + d for t, d in zip(total, grads)]
+    return tuple(total or ())
+
+
+def vjp(run: Run) -> float:
+    """``<op>_backward(g, ...)`` equals the reference's VJP for a random cotangent g."""
+    spec, case, ref = run.case.spec, run.case, run.ref
+    r = use_reference(ref, run.device)
+    name = f"{spec.name}_backward"
+    backward = impl_function(run.module, name)
+    rng = case.rng(run.seed)
+    inputs = case.inputs(rng)
+    cots = _cotangents(run, r, inputs, rng)
+    expected = from_reference(ref, lambda: _ref_vjp(r, run, inputs, cots))
+    g = cots[0] if spec.outputs == 1 else tuple(cots)
+    grads = as_gradients(call_impl(backward, g, *inputs, **case.kwargs), spec, name, run.context)
+    abs_cots = [np.abs(c) for c in cots]
+    worst = 0.0
+    for k, (actual, exp) in enumerate(zip(grads, expected)):
+        i = spec.argnums[k]
+        worst = max(worst, check(
+            actual, exp, what=f"backward pass: {name} gradient {k} (input {i}) vs {ref}",
+            dtype=case.dtype, tol=tolerance(case.dtype, "grad", ref, spec), context=run.context,
+            ref=ref, others=run.others(lambda x, k=k: _ref_vjp(x, run, inputs, cots)[k]),
+            who=run.who,
+            magnitude=lambda k=k: _ref_vjp(r, run, _abs_inputs(inputs), abs_cots)[k]))
+    return worst
+
+
+def _impl_jacobians(run: Run, inputs, out_shapes) -> list[tuple[np.ndarray, ...]]:
+    """The module's Jacobians [output][input]: ``<op>_jacobian``, or its backward applied to
+    each basis cotangent (zeros in the other outputs)."""
+    spec, case, context = run.case.spec, run.case, run.context
+    if spec.jacobian:
+        fn = impl_function(run.module, f"{spec.name}_jacobian")
+        return [(call_impl(fn, *inputs, **case.kwargs),)]
+    name = f"{spec.name}_backward"
+    backward = impl_function(run.module, name)
+    result = []
+    for j, shape in enumerate(out_shapes):
+        rows: list[list[np.ndarray]] = [[] for _ in spec.argnums]
+        for k in range(int(np.prod(shape))):
+            cots = [np.zeros(s, dtype=case.dtype) for s in out_shapes]
+            cots[j].reshape(-1)[k] = 1
+            g = cots[0] if spec.outputs == 1 else tuple(cots)
+            grads = as_gradients(call_impl(backward, g, *inputs, **case.kwargs), spec, name,
+                                 context, inputs)
+            for row, gk in zip(rows, grads):
+                row.append(np.asarray(gk))
+        result.append(tuple(
+            np.stack(row).reshape(shape + inputs[i].shape).astype(row[0].dtype, copy=False)
+            if row else np.zeros(shape + inputs[i].shape, dtype=case.dtype)
+            for row, i in zip(rows, spec.argnums)))
+    return result
+
+
+def jacobian(run: Run) -> float:
+    """The module's full Jacobians (shape out.shape + in.shape) equal the reference's."""
+    spec, case, ref = run.case.spec, run.case, run.ref
+    r = use_reference(ref, run.device)
+    inputs = case.inputs(case.rng(run.seed))
+    names = run.outputs()
+    out_shapes = [tuple(np.shape(r.forward(o, inputs, case.kwargs))) for o in names]
+
+    def jac(x: Any, o: str, xs=inputs) -> tuple[np.ndarray, ...]:
+        return x.op_jacobian(o, case.kwargs, xs, spec.argnums)
+
+    expected = [from_reference(ref, lambda o=o: jac(r, o)) for o in names]
+    actual = _impl_jacobians(run, inputs, out_shapes)
+    what = f"{spec.name}_jacobian" if spec.jacobian else f"Jacobian from {spec.name}_backward"
+    worst = 0.0
+    for j, o in enumerate(names):
+        out = f" output {j}" if len(names) > 1 else ""
+        for k, (a, e) in enumerate(zip(actual[j], expected[j])):
+            worst = max(worst, check(
+                a, e, what=f"{what}{out} (input {spec.argnums[k]}) vs {ref}", dtype=case.dtype,
+                tol=tolerance(case.dtype, "grad", ref, spec), context=run.context, ref=ref,
+                others=run.others(lambda x, k=k, o=o: jac(x, o)[k]), who=run.who,
+                magnitude=lambda k=k, o=o: np.abs(jac(r, o, _abs_inputs(inputs))[k])))
+    return worst
+
+
+CHECKS: dict[str, Callable[[Run], float]] = {"forward": forward, "vjp": vjp,
+                                              "jacobian": jacobian}
+
+
+def applies(check_name: str, case: Case) -> bool:
+    """Whether a check runs on a case (full Jacobians only for small inputs)."""
+    return check_name != "jacobian" or case.spec.size(case.shape) <= JACOBIAN_MAX_SIZE
+
+
+__all__ = ["CHECKS", "JACOBIAN_MAX_SIZE", "Run", "applies", "forward", "jacobian",
+           "structural_problem", "vjp"]
