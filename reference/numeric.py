@@ -12,7 +12,8 @@ derivative is therefore also estimated from each side alone, with the second-ord
 stencils (3f(x) − 4f(x ∓ h) + f(x ∓ 2h)) / (±2h) (chainer's ``detect_nondifferentiable`` compares
 fits on each side the same way). On a smooth function the two differ by (2/3)·h²·f⁽³⁾ ≈ 1e-8·f⁽³⁾;
 across a kink by a fraction of the jump of the derivative. Where they differ by more than
-1e-3 of their size (plus 1e-6 of the largest derivative in that column), the entry is returned
+1e-3 of their size (plus 1e-6 of the largest derivative in that column, plus 64ε|f|/h for the
+rounding of f's own value: a summed loss is large and its rounding is large), the entry is returned
 as NaN, which ``gradverify.diagnose.check`` reads as "not trusted here": the element is left
 out of the comparison with a warning, and the other elements are still compared. (A kink of
 f'' alone, such as elu's at 0, leaves f' continuous: the sides agree, and the central value is
@@ -30,6 +31,7 @@ import numpy as np
 from .base import Arrays, Reference, is_float
 
 STEP = 1e-4
+EPS = float(np.finfo(np.float64).eps)
 
 
 def _f64(xs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -37,21 +39,23 @@ def _f64(xs: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 
 def differences(fx: Callable[[float], np.ndarray], h: float) -> tuple[np.ndarray, ...]:
-    """(central, left, right): the 4th-order central difference of ``fx`` at 0 and the
-    second-order one-sided ones, from the five points −2h, −h, 0, h, 2h."""
+    """(central, left, right, f(0)): the 4th-order central difference of ``fx`` at 0, the
+    second-order one-sided ones, from the five points −2h, −h, 0, h, 2h, and the value."""
     m2, m1, f0, p1, p2 = (fx(t * h) for t in (-2, -1, 0, 1, 2))
     central = (m2 - 8 * m1 + 8 * p1 - p2) / (12 * h)
     left = (3 * f0 - 4 * m1 + m2) / (2 * h)
     right = (-3 * f0 + 4 * p1 - p2) / (2 * h)
-    return central, left, right
+    return central, left, right, f0
 
 
 def _stencil(fx: Callable[[float], np.ndarray], h: float) -> np.ndarray:
     """The 4th-order central difference, NaN where the one-sided estimates disagree (a kink)."""
-    central, left, right = differences(fx, h)
+    central, left, right, f0 = differences(fx, h)
     with np.errstate(invalid="ignore"):
         scale = float(np.max(np.abs(central), initial=0.0))
-        kink = np.abs(left - right) > 1e-3 * (np.abs(left) + np.abs(right)) + 1e-6 * scale + 1e-9
+        noise = 64 * EPS * np.abs(f0) / h  # rounding of the one-sided stencils: ~8ε|f|/h
+        kink = (np.abs(left - right)
+                > 1e-3 * (np.abs(left) + np.abs(right)) + 1e-6 * scale + noise + 1e-12)
     return np.where(kink, np.nan, central)
 
 

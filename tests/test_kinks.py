@@ -74,7 +74,7 @@ def test_finite_difference_at_kink(kink: Kink, record_property):
         x[0].reshape(-1)[0] += t
         return np.sum(getattr(impl, kink.op)(*x, **kink.params))
 
-    _, left, right = differences(f, 1e-6)
+    _, left, right, _ = differences(f, 1e-6)
     assert np.allclose([left, right], kink.one_sided, atol=1e-4), (
         f"one-sided differences at {kink.label} are ({left:g}, {right:g}), declared "
         f"{kink.one_sided}")

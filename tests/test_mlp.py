@@ -28,7 +28,7 @@ from reference.networks import mlp
 
 #: activations with a kink at 0, and how far every pre-activation stays from it
 KINKED = {"relu", "leaky_relu"}
-KINK_CLEARANCE = 1e-3
+KINK_CLEARANCE = 5e-3  # > 2h·|x|·|w| for the step h = 1e-4·max(1, |x|) and these weights
 
 
 def _name(activation: Any) -> str:
