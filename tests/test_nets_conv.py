@@ -27,7 +27,7 @@ MARGIN = 0.05  # pre-activations off relu's kink, and max-pool windows' top-2 ga
 CLASSES = 3
 
 
-def _params(name: str):
+def _params():
     return [pytest.param(r, dt, id=f"{r}-{dt}", marks=getattr(pytest.mark, r))
             for r in reference.NAMES for dt in ("float32", "float64")]
 
@@ -83,7 +83,7 @@ def cnn_data(seed: int, dtype: str):
     raise AssertionError("no tie-free, kink-free CNN input in 10000 draws")
 
 
-@pytest.mark.parametrize("ref,dtype", _params("cnn"))
+@pytest.mark.parametrize("ref,dtype", _params())
 def test_cnn(ref: str, dtype: str, impl_module, seed, device):
     """dx, dW1, db1, dW2, db2, dW3, db3 of the CNN by impl's backward formulas."""
     r = use_reference(ref, device)
@@ -122,7 +122,7 @@ def seq_data(seed: int, dtype: str, gates: int):
     return (x.astype(dtype), y, *(a.astype(dtype) for a in (*states, *ws)))
 
 
-@pytest.mark.parametrize("ref,dtype", _params("rnn"))
+@pytest.mark.parametrize("ref,dtype", _params())
 def test_rnn_classifier(ref: str, dtype: str, impl_module, seed, device):
     """dx, dh0, dWx, dWh, db of the rnn and dW, dc of the head: backprop through time."""
     r = use_reference(ref, device)
@@ -144,7 +144,7 @@ def test_rnn_classifier(ref: str, dtype: str, impl_module, seed, device):
              dtype, f"one-hot x {x.shape} → rnn → dense(last) → sce, dtype {dtype}, seed {seed}")
 
 
-@pytest.mark.parametrize("ref,dtype", _params("lstm"))
+@pytest.mark.parametrize("ref,dtype", _params())
 def test_lstm_classifier(ref: str, dtype: str, impl_module, seed, device):
     """dx, dh0, dc0, dWx, dWh, db of lstm_step unrolled over T, and the head's dW, dc."""
     r = use_reference(ref, device)
