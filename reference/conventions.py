@@ -187,3 +187,108 @@ def measure_impl_special(sp: Special, module: Any) -> tuple[np.ndarray, np.ndarr
         out = np.asarray(getattr(module, sp.op)(*inputs, **sp.params))
         grad = getattr(module, f"{sp.op}_backward")(cotangent_for(out), *inputs, **sp.params)
     return out, np.asarray(grad)
+
+
+# -- max-pooling ties ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PoolTie:
+    """max_pool2d on one (H, W) image (N = C = 1) whose windows hold tied maxima."""
+
+    label: str
+    image: tuple[tuple[float, ...], ...]
+    params: dict[str, Any]
+
+    @property
+    def x(self) -> np.ndarray:
+        return np.asarray(self.image, dtype=np.float64)[None, None]
+
+
+#: How a window's upstream gradient is spread over its tied maxima: "first" / "last" (all of it
+#: to the first / last tied maximum in row-major window order), "split" (evenly), "all" (the
+#: full gradient to every tied maximum: weights summing to more than one, no subgradient).
+TIE_RULES = ("first", "last", "split", "all")
+
+POOL_TIES: tuple[PoolTie, ...] = (
+    PoolTie("two equal maxima in one window", ((1.0, 3.0), (3.0, 0.0)), {"kernel_size": 2}),
+    PoolTie("all zeros (a relu's output), 2x2 windows", ((0.0,) * 4, (0.0,) * 4),
+            {"kernel_size": 2}),
+    PoolTie("repeated maxima, overlapping windows (stride 1)",
+            ((5.0, 5.0, 1.0), (5.0, 2.0, 5.0), (0.0, 5.0, 5.0)), {"kernel_size": 2, "stride": 1}),
+    PoolTie("all zeros, padded 3x3 windows", ((0.0,) * 3, (0.0,) * 3),
+            {"kernel_size": 3, "stride": 1, "padding": 1}),
+    PoolTie("ties along a row, 2x3 windows", ((2.0, 1.0, 2.0, 2.0), (0.0, 2.0, 1.0, 0.0)),
+            {"kernel_size": (2, 3), "stride": 1}),
+)
+
+#: tie label -> {reference: the rule its max_pool2d gradient follows (measured on MEASURED_ON,
+#: CPU), "impl": the rule impl declares}. torch's CPU kernel keeps the first maximum (it
+#: replaces only on a strictly greater value); jax's reduce_window max transposes to
+#: select_and_scatter_add with a >= select, which keeps the first; autograd's np.max splits
+#: a tie evenly among the tied elements.
+DECLARED_TIES: dict[str, dict[str, str]] = {
+    t.label: {"torch": "first", "jax": "first", "autograd": "split", "impl": "first"}
+    for t in POOL_TIES
+}
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))
+
+
+def tie_routing(tie: PoolTie, rule: str) -> np.ndarray:
+    """Per window, the weights ``rule`` puts on each image element: shape (OH, OW, H, W)."""
+    x = tie.x[0, 0]
+    k = _pair(tie.params["kernel_size"])
+    s = _pair(tie.params.get("stride") or k)
+    p = _pair(tie.params.get("padding", 0))
+    xp = np.pad(x, ((p[0], p[0]), (p[1], p[1])), constant_values=-np.inf)
+    out = ((xp.shape[0] - k[0]) // s[0] + 1, (xp.shape[1] - k[1]) // s[1] + 1)
+    win = np.lib.stride_tricks.sliding_window_view(xp, k)[::s[0], ::s[1]][:out[0], :out[1]]
+    flat = win.reshape(*out, -1)
+    tied = flat == flat.max(axis=-1, keepdims=True)
+    if rule == "first":
+        weights = np.eye(flat.shape[-1])[tied.argmax(axis=-1)]
+    elif rule == "last":
+        weights = np.eye(flat.shape[-1])[flat.shape[-1] - 1 - tied[..., ::-1].argmax(axis=-1)]
+    elif rule == "split":
+        weights = tied / tied.sum(axis=-1, keepdims=True)
+    elif rule == "all":
+        weights = tied.astype(np.float64)
+    else:
+        raise ValueError(f"unknown tie rule {rule!r}; one of {TIE_RULES}")
+    routing = np.zeros((*out, *xp.shape))
+    weights = weights.reshape(*out, *k)
+    for i in range(k[0]):  # each kernel offset's elements, for every window at once
+        for j in range(k[1]):
+            rows = np.arange(out[0]) * s[0] + i
+            cols = np.arange(out[1]) * s[1] + j
+            routing[np.arange(out[0])[:, None], np.arange(out[1]), rows[:, None], cols] += (
+                weights[..., i, j])
+    return routing[:, :, p[0]: xp.shape[0] - p[0], p[1]: xp.shape[1] - p[1]]
+
+
+def tie_cotangent(tie: PoolTie, out_shape: tuple[int, ...]) -> np.ndarray:
+    """A cotangent with a different value per window (1, 2, 3, ...), so routing shows."""
+    return np.arange(1.0, 1.0 + np.prod(out_shape)).reshape(out_shape)
+
+
+def tie_gradient(tie: PoolTie, rule: str) -> np.ndarray:
+    """The gradient (1, 1, H, W) that ``rule`` gives for ``tie_cotangent``."""
+    routing = tie_routing(tie, rule)
+    g = tie_cotangent(tie, routing.shape[:2])
+    return np.tensordot(g, routing, axes=2)[None, None]
+
+
+def measure_tie(tie: PoolTie, ref: Any) -> np.ndarray:
+    """A reference's max_pool2d gradient (1, 1, H, W) at the tie, for ``tie_cotangent``."""
+    out = ref.forward("max_pool2d", [tie.x], tie.params)
+    g = tie_cotangent(tie, out.shape)
+    return np.asarray(ref.op_vjp("max_pool2d", tie.params, [tie.x], g, (0,))[0])
+
+
+def classify_tie(tie: PoolTie, grad: np.ndarray) -> str | None:
+    """The rule a gradient follows, or None if it follows none of TIE_RULES."""
+    for rule in TIE_RULES:
+        if np.allclose(grad, tie_gradient(tie, rule), rtol=0, atol=1e-12):
+            return rule
+    return None
