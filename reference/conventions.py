@@ -187,3 +187,71 @@ def measure_impl_special(sp: Special, module: Any) -> tuple[np.ndarray, np.ndarr
         out = np.asarray(getattr(module, sp.op)(*inputs, **sp.params))
         grad = getattr(module, f"{sp.op}_backward")(cotangent_for(out), *inputs, **sp.params)
     return out, np.asarray(grad)
+
+
+# -- the multiclass margin loss's hinge (issue 11) ---------------------------------------------
+# max(0, margin − s_y + s_j) at 0: torch's multi_margin_loss counts a margin as active only when
+# z > 0; jnp.maximum and autograd's np.maximum split a tie's gradient in half. Scores (C,) = one
+# sample of C = 2 classes, label 1 (a float: every kink input is float64), margin 1, sum.
+KINKS += (
+    Kink("multi_margin' at the hinge, w.r.t. s_j (j ≠ y), sum", "multi_margin",
+         ((0.5, 1.5), (1.0,)), {"reduction": "sum"}, (0.0, 0.5)),
+    Kink("multi_margin' at the hinge, w.r.t. s_y, sum", "multi_margin",
+         ((1.5, 0.5), (0.0,)), {"reduction": "sum"}, (-0.5, 0.0)),
+)
+DECLARED.update({
+    "multi_margin' at the hinge, w.r.t. s_j (j ≠ y), sum": {"torch": 0.0, "jax": 0.25,
+                                                            "autograd": 0.25, "impl": 0.0},
+    "multi_margin' at the hinge, w.r.t. s_y, sum": {"torch": 0.0, "jax": -0.25,
+                                                   "autograd": -0.25, "impl": 0.0},
+})
+
+
+# -- defaults that differ between frameworks (issue 11), rendered into docs/CONVENTIONS.md ----
+@dataclass(frozen=True)
+class Default:
+    """A default of one op as each framework ships it, and how it was measured."""
+
+    name: str
+    values: dict[str, str]  # framework (or library) -> its default, as text
+    how: str
+
+
+DEFAULTS: tuple[Default, ...] = (
+    Default("layer norm eps",
+            {"torch": "1e-5 (F.layer_norm, nn.LayerNorm)", "jax": "1e-5 (jax.nn.standardize)",
+             "flax": "1e-6 (flax.linen.LayerNorm)"},
+            "inspect.signature / module attribute; flax from its API reference (not installed)"),
+    Default("batch norm eps, momentum",
+            {"torch": "eps 1e-5, momentum 0.1 (weight of the new batch statistic)",
+             "flax": "epsilon 1e-5, momentum 0.99 (weight of the old running average)"},
+            "inspect.signature of F.batch_norm, nn.BatchNorm1d(3).momentum; flax API reference"),
+    Default("batch norm running variance",
+            {"torch": "unbiased (N − 1) in running_var, biased (N) to normalize the batch"},
+            "F.batch_norm(x, rm, rv, training=True, momentum=1.0): rv == x.var(0, unbiased=True)"),
+    Default("group norm eps, groups",
+            {"torch": "eps 1e-5, num_groups required", "flax": "epsilon 1e-6, num_groups 32"},
+            "inspect.signature of F.group_norm; flax.linen.GroupNorm API reference"),
+    Default("variance algorithm",
+            {"torch": "two-pass mean((x − μ)²)", "jax": "jax.nn.standardize algorithm='fast': "
+             "E[x²] − E[x]², clipped at 0 (3.7e-3 error in x̂ for float32 x = 1 ± 1e-3, "
+             "'stable' 2.5e-5)", "flax": "use_fast_variance=True (flax.nnx normalization)"},
+            "jax.nn.standardize on float32 rows 1 + 1e-3·N(0, 1) against float64"),
+    Default("attention scale",
+            {"torch": "1/√E, E = q.size(-1) (F.scaled_dot_product_attention)",
+             "jax": "1/√H, H = head size (jax.nn.dot_product_attention)"},
+            "output against softmax(q kᵀ/√d) v in float64: equal to 2e-16 (torch)"),
+    Default("attention precision and shapes",
+            {"torch": "the input's dtype; dv ≠ d allowed",
+             "jax": "jax.nn.dot_product_attention: softmax always in float32 (float64 input: "
+                    "1.1e-7 error), value must have key's shape (dv = d), layout (B, T, N, H)"},
+            "float64 (2, 3, 4, 5) inputs against a float64 NumPy softmax; dv = 3 raises "
+            "ValueError 'value shape should be ...'"),
+    Default("dropout p",
+            {"torch": "p 0.5, training=True in F.dropout (nn.Dropout follows module.train())",
+             "flax": "rate required (no default)"},
+            "inspect.signature of F.dropout, nn.Dropout().p; flax API reference"),
+    Default("multi-class margin loss",
+            {"torch": "p 1, margin 1.0, reduction 'mean', sum over j ≠ y divided by C"},
+            "inspect.signature of F.multi_margin_loss; the /C checked against impl"),
+)
