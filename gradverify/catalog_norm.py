@@ -8,6 +8,10 @@ the cotangents. Shapes are read by each maker:
 - dropout: x's shape; embedding ``(*ids.shape, V, D)``, spelled ``ids2x3-w4x3``
 - attention ``(B, H, Tq, Tk, d, dv)``, spelled ``b2h3-q4k5-d3v2``
 - multi_margin ``(N, C)`` scores.
+
+The property search (tests/test_properties.py) draws arbitrary shapes of up to the catalog's
+rank; each maker completes such a shape into a valid one (missing axes, at least two samples
+per batch-norm channel, C a multiple of num_groups) and leaves valid shapes as they are.
 """
 
 from __future__ import annotations
@@ -31,10 +35,29 @@ def _norm_size(channel_axis: int):
     return size
 
 
+def _valid_norm_shape(shape: Shape, channel_axis: int, params: dict, least: int) -> Shape:
+    """A shape with at least ``least`` elements per normalized group: with one, x̂ = 0 and
+    the gradient is 0; with two, x̂ = ±1 and dx is only eps's effect, which float32 rounding
+    swamps (unless the spread is ~√eps: the small_var domain). Layer norm: D ≥ least;
+    (N, C, ...): N ≥ 2 (torch's batch norm needs it), C a multiple of num_groups."""
+    if channel_axis != 1:
+        return tuple(shape[:-1]) + (max(shape[-1], least),)
+    shape = (2,) * (2 - len(shape)) + tuple(shape)
+    n, spatial = max(shape[0], 2), math.prod(shape[2:])
+    groups = params.get("num_groups")
+    if groups is None:  # batch norm: N·H·W values per channel
+        return (max(n, -(-least // spatial)), shape[1]) + shape[2:]
+    c = groups * -(-shape[1] // groups)
+    while c // groups * spatial < least:
+        c += groups
+    return (n, c) + shape[2:]
+
+
 def norm_inputs(channel_axis: int, scale: float = 1.5, small_var: bool = False) -> Maker:
     """x (shape) with an offset, γ and β along ``channel_axis``. ``small_var``: x spread a few
     √eps around its mean, so eps is a sizeable part of σ² = var + eps (batch of 2)."""
     def make(rng, shape, dtype, params):
+        shape = _valid_norm_shape(shape, channel_axis, params, 2 if small_var else 3)
         if small_var:
             scale_ = 4.0 * math.sqrt(params.get("eps", 1e-5))
             x = rng.standard_normal(shape) * scale_
@@ -46,7 +69,7 @@ def norm_inputs(channel_axis: int, scale: float = 1.5, small_var: bool = False) 
 
 def dropout_inputs(rng, shape, dtype, params):
     keep = rng.random(shape) >= params.get("p", 0.5)
-    keep.reshape(-1)[:2] = (True, False)  # at least one kept and one dropped element
+    keep.reshape(-1)[:2] = [True, False][:keep.size]  # one kept and one dropped element
     return normal(rng, shape, dtype), keep.astype(dtype)
 
 
@@ -65,13 +88,13 @@ def _embedding_id(shape: Shape) -> str:
 # -- attention: shape (B, H, Tq, Tk, d, dv) ---------------------------------------------------
 def attention_inputs(mask: str = "") -> Maker:
     def make(rng, shape, dtype, params):
-        b, h, tq, tk, d, dv = shape
+        b, h, tq, tk, d, dv = (tuple(shape) + (2,) * 6)[:6]
         q, k = normal(rng, (b, h, tq, d), dtype), normal(rng, (b, h, tk, d), dtype)
         v = normal(rng, (b, h, tk, dv), dtype)
         if mask == "causal":  # query i sees keys j <= i (top-left aligned, as torch's tril)
             return q, k, v, np.tril(np.ones((tq, tk), dtype=bool))
         if mask == "padding":  # per batch element, the keys past a random length are padding
-            lengths = rng.integers(1, tk, b)
+            lengths = rng.integers(1, tk + 1, b)
             lengths[0] = tk  # one full row, one padded
             keep = np.arange(tk) < lengths[:, None]
             return q, k, v, keep[:, None, None, :]
@@ -93,7 +116,7 @@ def _attention_size(shape: Shape) -> int:
 def margin_inputs(rng, shape, dtype, params):
     """Scores whose hinges z_ij = margin − s_iy + s_ij (j ≠ y) are ±[0.05, 1.5] away from 0:
     about half the margins active, none within KINK_MARGIN of the kink."""
-    n, c = shape
+    n, c = (1, *shape) if len(shape) == 1 else shape
     margin = params.get("margin", 1.0)
     labels = rng.integers(0, c, n)
     s_y = rng.standard_normal((n, 1))
