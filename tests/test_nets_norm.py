@@ -14,6 +14,7 @@ with their own op table (``reference/nets_norm.py``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from types import ModuleType
 
@@ -178,3 +179,37 @@ def test_bn_mlp(ref: str, dtype: str, impl_module, seed, device):
     context = (f"MLP widths {WIDTHS}, batch {N}, dense → batchnorm → tanh → dropout(p={P}), "
                f"softmax cross-entropy, dtype {dtype}, seed {seed}")
     _compare(actual, expected, ["dx", *(f"d{n}" for n in MLP_PARAMS)], ref, dtype, context)
+
+
+# -- bad input ---------------------------------------------------------------------------------
+_X, _G = np.ones((2, 6, 3)), np.ones(6)
+BAD = [
+    ("groupnorm", (_X, _G, _G), {"num_groups": 4}, "not divisible by num_groups"),
+    ("batchnorm", (_X, np.ones(5), _G), {}, "gamma must have shape (6,)"),
+    ("layernorm", (_X, _G, np.ones(3)), {}, "gamma must have shape (3,)"),
+    ("embedding", (np.array([0, 4]), np.ones((4, 3))), {}, "ids out of range"),
+    ("embedding", (np.array([0.0, 1.0]), np.ones((4, 3))), {}, "ids must be integers"),
+    ("dropout", (np.ones((2, 3)), np.ones((3, 2))), {}, "mask has shape"),
+    ("dropout", (np.ones((2, 3)), np.ones((2, 3))), {"p": 1.0}, "must be in [0, 1)"),
+    ("attention", (np.ones((3, 2)), np.ones((4, 2)), np.ones((4, 5)), np.ones((3, 4))), {},
+     "mask must be boolean"),
+    ("attention", (np.ones((3, 2)), np.ones((4, 2)), np.ones((4, 5)),
+                   np.eye(3, 4, dtype=bool) & False), {}, "hides every key"),
+    ("attention", (np.ones((3, 2)), np.ones((4, 3)), np.ones((4, 5))), {}, "share d"),
+    ("multi_margin", (np.ones((3, 4)), np.array([0, 1, 4])), {}, "labels out of range"),
+    ("multi_margin", (np.ones((3, 4)), np.array([0, 1])), {}, "2 labels for 3 samples"),
+]
+
+
+@pytest.mark.parametrize("op,args,params,says", BAD,
+                         ids=[f"{b[0]}-{b[3].split()[0]}-{i}" for i, b in enumerate(BAD)])
+def test_bad_input_raises(op, args, params, says):
+    """The project's impl (whatever --impl names) rejects bad input in its forward and
+    backward with a ValueError naming the cause."""
+    import impl
+
+    with pytest.raises(ValueError, match=re.escape(says)):
+        getattr(impl, op)(*args, **params)
+    g = np.ones(()) if op == "multi_margin" else np.ones(np.shape(args[0]))
+    with pytest.raises(ValueError, match=re.escape(says)):
+        getattr(impl, f"{op}_backward")(g, *args, **params)
