@@ -9,6 +9,7 @@ and signatures can be verified in its place: ``pytest --impl my_grads.py``.
 """
 
 from . import activations as _activations
+from . import attention as _attention
 from . import conv as _conv
 from . import dense as _dense
 from . import losses as _losses
@@ -17,6 +18,7 @@ from . import norm as _norm
 from . import recurrent as _recurrent
 from . import softmax as _softmax
 from .activations import *  # noqa: F403
+from .attention import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .dense import *  # noqa: F403
 from .losses import *  # noqa: F403
@@ -26,4 +28,5 @@ from .recurrent import *  # noqa: F403
 from .softmax import *  # noqa: F403
 
 __all__ = [*_activations.__all__, *_softmax.__all__, *_losses.__all__, *_dense.__all__,
-           *_mlp.__all__, *_norm.__all__, *_conv.__all__, *_recurrent.__all__]
+           *_mlp.__all__, *_norm.__all__, *_conv.__all__, *_recurrent.__all__,
+           *_attention.__all__]

@@ -292,3 +292,21 @@ def classify_tie(tie: PoolTie, grad: np.ndarray) -> str | None:
         if np.allclose(grad, tie_gradient(tie, rule), rtol=0, atol=1e-12):
             return rule
     return None
+
+
+# -- the multiclass margin loss's hinge (issue 11) ---------------------------------------------
+# max(0, margin − s_y + s_j) at 0: torch's multi_margin_loss counts a margin as active only when
+# z > 0; jnp.maximum and autograd's np.maximum split a tie's gradient in half. Scores (C,) = one
+# sample of C = 2 classes, label 1 (a float: every kink input is float64), margin 1, sum.
+KINKS += (
+    Kink("multi_margin' at the hinge, w.r.t. s_j (j ≠ y), sum", "multi_margin",
+         ((0.5, 1.5), (1.0,)), {"reduction": "sum"}, (0.0, 0.5)),
+    Kink("multi_margin' at the hinge, w.r.t. s_y, sum", "multi_margin",
+         ((1.5, 0.5), (0.0,)), {"reduction": "sum"}, (-0.5, 0.0)),
+)
+DECLARED.update({
+    "multi_margin' at the hinge, w.r.t. s_j (j ≠ y), sum": {"torch": 0.0, "jax": 0.25,
+                                                            "autograd": 0.25, "impl": 0.0},
+    "multi_margin' at the hinge, w.r.t. s_y, sum": {"torch": 0.0, "jax": -0.25,
+                                                   "autograd": -0.25, "impl": 0.0},
+})

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 Measure = Callable[[], str]
 
 
@@ -113,7 +115,48 @@ DEFAULTS: tuple[Default, ...] = (
                          f"group_norm {_param_default(t.nn.functional.group_norm, 'eps')}, "
                          f"batch_norm {_param_default(t.nn.functional.batch_norm, 'eps')}"),
             _j(lambda j: f"standardize {_param_default(j.nn.standardize, 'epsilon')}")),
+    Default("variance algorithm in normalization", "torch: F.layer_norm of float32 rows "
+            "1 + 1e-3·N(0, 1) vs float64; jax: jax.nn.standardize's `algorithm` default",
+            _t(lambda t: _layer_norm_error(t)),
+            _j(lambda j: f"standardize algorithm={_param_default(j.nn.standardize, 'algorithm')}"
+                         " (fast = E[x²] − E[x]²)")),
+    Default("batch norm running variance", "F.batch_norm(x, rm, rv, training=True, momentum=1) "
+            "on 4 samples: rv against the biased and unbiased variances",
+            _t(lambda t: _running_var(t)), lambda: "no batch norm in jax.nn"),
+    Default("attention scale and precision", "softmax(q kᵀ·s) v for float64 (1, 3, 2, 4) inputs "
+            "against s = 1/√d in NumPy",
+            _t(lambda t: _attention(lambda q, k, v: t.nn.functional.scaled_dot_product_attention(
+                *(t.from_numpy(a) for a in (q, k, v))).numpy())),
+            _j(lambda j: _attention(lambda q, k, v: np.asarray(j.nn.dot_product_attention(
+                *(a.transpose(0, 2, 1, 3) for a in (q, k, v)))).transpose(0, 2, 1, 3)))),
 )
+
+
+def _layer_norm_error(t: Any) -> str:
+    rng = np.random.default_rng(0)
+    x = 1 + 1e-3 * rng.standard_normal((8, 64))
+    exact = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    got = t.nn.functional.layer_norm(t.from_numpy(x.astype(np.float32)), (64,)).numpy()
+    return f"F.layer_norm float32 error {np.abs(got - exact).max():.1g}"
+
+
+def _running_var(t: Any) -> str:
+    x = t.tensor([[0.0], [1.0], [2.0], [4.0]], dtype=t.float64)
+    rm, rv = t.zeros(1, dtype=t.float64), t.ones(1, dtype=t.float64)
+    t.nn.functional.batch_norm(x, rm, rv, training=True, momentum=1.0)
+    kind = ("unbiased (N − 1)" if abs(rv.item() - x.var(unbiased=True).item()) < 1e-12
+            else "biased (N)" if abs(rv.item() - x.var(unbiased=False).item()) < 1e-12 else "?")
+    return f"{kind} in running_var; the batch itself is normalized with the biased variance"
+
+
+def _attention(f: Callable) -> str:
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((1, 3, 2, 4)) for _ in range(3))
+    s = q @ k.swapaxes(-1, -2) / np.sqrt(4)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    want = (p / p.sum(-1, keepdims=True)) @ v
+    err = float(np.abs(np.asarray(f(q, k, v), np.float64) - want).max())
+    return f"1/√d, float64 error {err:.1g}" + (" (softmax in float32)" if err > 1e-12 else "")
 
 
 def measure(d: Default, framework: str) -> str:
