@@ -18,13 +18,17 @@ import impl
 import reference
 from reference.conventions import (
     DECLARED,
+    DECLARED_TIES,
     KINKS,
+    POOL_TIES,
     SPECIALS,
     WHY,
+    classify_tie,
     measure_impl_kink,
     measure_impl_special,
     measure_kink,
     measure_special,
+    measure_tie,
 )
 from reference.defaults import DEFAULTS
 from reference.defaults import measure as measure_default
@@ -83,6 +87,22 @@ def render() -> str:
         assert np.isclose(vals["impl"], DECLARED[k.label]["impl"]), k.label
     lines += ["", "Where the frameworks disagree at a kink:", "", *disagreements, "", "Why:", ""]
     lines += [f"- {n}: {why}" for n, why in WHY.items()]
+    lines += [
+        "",
+        "## Max pooling at ties: where each framework sends a window's gradient",
+        "",
+        "max_pool2d on one image whose windows hold tied maxima (float64, cotangent 1, 2, 3, ... "
+        "over the output). *first*/*last*: all of it to the first/last maximum in row-major "
+        "window order; *split*: evenly over the tied maxima. Every rule whose weights sum to one "
+        "is a valid subgradient (`tests/test_pool_ties.py`).",
+        "",
+        "| image, pooling | torch | jax | autograd | impl |",
+        "|---|---|---|---|---|",
+    ]
+    for tie in POOL_TIES:
+        rules = [classify_tie(tie, measure_tie(tie, refs[n])) or "other" for n in FRAMEWORKS]
+        lines.append(f"| {tie.label} ({', '.join(f'{k}={v}' for k, v in tie.params.items())}) | "
+                     + " | ".join(rules) + f" | {DECLARED_TIES[tie.label]['impl']} |")
     lines += [
         "",
         "## Defaults that differ",
