@@ -36,10 +36,16 @@ def _named(fn: Callable, like: Callable, suffix: str = "") -> Callable:
 
 
 def _map_params(params: Params, pack: str | None, extra: dict[str, Any] | None,
-                kwargs: dict[str, Any]) -> dict[str, Any]:
-    """impl's keyword parameters → the user's: renamed (``params`` a dict impl name → user
+                kwargs: dict[str, Any], fixed: dict[str, Any] | None = None,
+                who: str = "") -> dict[str, Any]:
+    """impl's keyword parameters → the user's: ``fixed`` ones are values the user's code
+    implements without taking them as arguments (another value raises NotImplementedError: the
+    case is "not supported", not wrong); the others renamed (``params`` a dict impl name → user
     name) or transformed (``params`` a function), plus ``extra`` constants, and all passed as
     one dict argument named ``pack`` when given (CS231n's ``bn_param``)."""
+    for k, v in (fixed or {}).items():
+        if k in kwargs and kwargs.pop(k) != v:
+            raise NotImplementedError(f"{who} implements {k}={v!r} only")
     if callable(params):
         mapped = dict(params(dict(kwargs)))
     else:
@@ -50,22 +56,24 @@ def _map_params(params: Params, pack: str | None, extra: dict[str, Any] | None,
 
 def cache_pair(forward: Callable, backward: Callable, *, params: Params = None,
                pack: str | None = None, extra: dict[str, Any] | None = None,
-               order: Sequence[int] | None = None,
+               fixed: dict[str, Any] | None = None, order: Sequence[int] | None = None,
                grads: Callable[[Any], Sequence[Any]] | None = None) -> Pair:
     """Shape (1): ``out, cache = forward(*inputs, **params)``, ``backward(dout, cache)`` returns
     the gradients (``dx`` or ``(dx, dw, db)``).
 
-    ``params``/``pack``/``extra`` map impl's parameters onto the user's (see ``_map_params``;
-    e.g. ``pack="bn_param", extra={"mode": "train"}``); ``order``: the user's inputs as
-    positions in impl's (``(0, 2, 1)``: the user takes ``(x, beta, gamma)`` where impl takes
-    ``(x, gamma, beta)``); the gradients are put back in impl's order by the inverse
-    permutation, or by ``grads``, a function from the user's result to impl's gradients.
+    ``params``/``pack``/``extra``/``fixed`` map impl's parameters onto the user's (see
+    ``_map_params``; e.g. ``pack="bn_param", extra={"mode": "train"}``); ``order``: the
+    user's inputs as positions in impl's (``(0, 2, 1)``: the user takes ``(x, beta, gamma)``
+    where impl takes ``(x, gamma, beta)``); the gradients are put back in impl's order by the
+    inverse permutation, or by ``grads``, a function from the user's result to impl's
+    gradients.
     The backward re-runs the forward for its cache: every call is independent."""
     perm = tuple(order) if order is not None else None
 
     def call(inputs: tuple, kwargs: dict[str, Any]) -> Any:
         args = inputs if perm is None else tuple(inputs[i] for i in perm)
-        return forward(*args, **_map_params(params, pack, extra, kwargs))
+        return forward(*args, **_map_params(params, pack, extra, kwargs, fixed,
+                                            getattr(forward, "__name__", "forward")))
 
     def f(*inputs: Any, **kwargs: Any) -> Any:
         return call(inputs, kwargs)[0]
@@ -96,15 +104,18 @@ def _read(obj: Any, where: Getter, returned: Any) -> tuple[Any, ...]:
 
 
 def layer(make: Callable[..., Any], grads: Getter = None, *, dx: Getter | str = "return",
-          forward: str = "forward", backward: str = "backward") -> Pair:
+          out: Getter | str = "return", forward: str = "forward",
+          backward: str = "backward") -> Pair:
     """Shapes (2) and (3): layer objects. The op's first input is the layer's input, the
     others its parameters: ``make(*parameters, **hyper_params)`` builds the object (``make()``
     for a layer without parameters), ``obj.forward(x)`` and ``obj.backward(dout)`` run on a
     fresh object per call (so gradients a layer accumulates are never stale).
 
-    ``dx``: where the input's gradient is read: ``"return"`` (backward's return value, the
-    default), an attribute name (``"dinputs"``) or a getter ``lambda obj: ...``. ``grads``:
-    the parameters' gradients, in the order of ``make``'s arguments: attribute names
+    ``out``: where the forward's output is read (``"return"``, or ``"output"`` for a layer
+    that stores it). ``dx``: where the input's gradient is read: ``"return"`` (backward's
+    return value, the default), an attribute name (``"dinputs"``) or a getter
+    ``lambda obj: ...``. ``grads``: the parameters' gradients, in the order of ``make``'s
+    arguments: attribute names
     (``("dW", "db")``) or a getter (``lambda obj: obj.grads``,
     ``lambda obj: (obj.gradients["W"], obj.gradients["b"])``); None for no parameters."""
 
@@ -112,7 +123,9 @@ def layer(make: Callable[..., Any], grads: Getter = None, *, dx: Getter | str = 
         return make(*params, **kwargs)
 
     def f(x: Any, *params: Any, **kwargs: Any) -> Any:
-        return getattr(build(params, kwargs), forward)(x)
+        obj = build(params, kwargs)
+        returned = getattr(obj, forward)(x)
+        return returned if out == "return" else _read(obj, out, None)[0]
 
     def f_backward(grad_out: Any, x: Any, *params: Any, **kwargs: Any) -> Any:
         obj = build(params, kwargs)
@@ -125,32 +138,41 @@ def layer(make: Callable[..., Any], grads: Getter = None, *, dx: Getter | str = 
     return _named(f, make, f".{forward}"), _named(f_backward, make, f".{backward}")
 
 
-def derivative(f: Callable, df: Callable, of: str = "input") -> Pair:
+def derivative(f: Callable, df: Callable, of: str = "input", *, params: Params = None,
+               fixed: dict[str, Any] | None = None) -> Pair:
     """Shape (4): an elementwise derivative instead of a backward pass. ``df(z)`` (``of=
     "input"``) or ``df(f(z))`` (``of="output"``, like sigmoid's s(1 − s)) is f'(z), which the
-    backward multiplies by the upstream gradient: dz = g ⊙ f'(z)."""
+    backward multiplies by the upstream gradient: dz = g ⊙ f'(z). ``params``/``fixed``: as
+    for ``cache_pair``."""
     if of not in ("input", "output"):
         raise ValueError(f"of must be 'input' or 'output', not {of!r}")
+    who = getattr(f, "__name__", "f")
 
     def forward(z: Any, **kwargs: Any) -> Any:
-        return f(z, **kwargs)
+        return f(z, **_map_params(params, None, None, kwargs, fixed, who))
 
     def backward(grad_out: Any, z: Any, **kwargs: Any) -> Any:
-        slope = df(z, **kwargs) if of == "input" else df(f(z, **kwargs))
+        kw = _map_params(params, None, None, kwargs, fixed, who)
+        slope = df(z, **kw) if of == "input" else df(f(z, **kw))
         return grad_out * slope
 
     return _named(forward, f), _named(backward, df)
 
 
-def loss_with_grad(f: Callable) -> Pair:
+def loss_with_grad(f: Callable, *, params: Params = None, pack: str | None = None,
+                   extra: dict[str, Any] | None = None,
+                   fixed: dict[str, Any] | None = None) -> Pair:
     """Shape (5): ``loss, dscores = f(*inputs, **params)``, the gradient w.r.t. the first input
-    computed with the loss; the backward scales it by the upstream (scalar) gradient."""
+    computed with the loss; the backward scales it by the upstream (scalar) gradient.
+    ``params``/``pack``/``extra``/``fixed``: as for ``cache_pair`` (``fixed={"reduction":
+    "mean"}`` for a loss that always averages)."""
+    who = getattr(f, "__name__", "f")
 
     def forward(*inputs: Any, **kwargs: Any) -> Any:
-        return f(*inputs, **kwargs)[0]
+        return f(*inputs, **_map_params(params, pack, extra, kwargs, fixed, who))[0]
 
     def backward(grad_out: Any, *inputs: Any, **kwargs: Any) -> Any:
-        return grad_out * f(*inputs, **kwargs)[1]
+        return grad_out * f(*inputs, **_map_params(params, pack, extra, kwargs, fixed, who))[1]
 
     return _named(forward, f), _named(backward, f, "[1]")
 

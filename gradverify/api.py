@@ -49,7 +49,7 @@ class Record:
     notes: list[str] = field(default_factory=list)  # warnings (elements left out at a kink)
 
 
-SKIPS = (("not provided by", "not provided"), ("not supported by", "not supported"),
+SKIPS = (("not provided by", "not provided"), ("not supported by", "unsupported"),
          ("reference unavailable", "unavailable"))
 
 

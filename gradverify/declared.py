@@ -21,8 +21,9 @@ failed::
 
     GRADVERIFY_SUPPORTS = {"mse": {"reduction": ["mean"]}, "*": {"ndim": [2]}}
 
-(keys: an op's name or ``"*"``; rules: a parameter's name, ``"ndim"``, ``"shape"`` or ``"dtype"``
-of the first input, each with the allowed values).
+(keys: an op's name or ``"*"``; rules: a parameter's name, the catalog entry's ``"variant"``
+(e.g. ``"int_labels"``), or the ``"ndim"``, ``"shape"`` or ``"dtype"`` of the first input, each
+with the allowed values).
 """
 
 from __future__ import annotations
@@ -173,7 +174,9 @@ def supported(module: Any, case: Case, seed: int = 0) -> str | None:
 
     for key in (case.spec.name, "*"):
         for rule, allowed in (table.get(key) or {}).items():
-            if rule in ("ndim", "shape", "dtype"):
+            if rule == "variant":
+                v = case.spec.variant
+            elif rule in ("ndim", "shape", "dtype"):
                 v = value(rule)
                 allowed = [tuple(a) for a in allowed] if rule == "shape" else list(allowed)
             elif rule in case.kwargs:
