@@ -1,8 +1,9 @@
 """``python -m gradverify path/to/my_grads.py [--ops ...] [--references ...] [--seed N]``.
 
-Prints the report (one verdict per function, then every failure's diagnosis with
-``--verbose``); exits 1 when a formula is wrong, 0 otherwise, 2 on a usage error (a missing
-file, a module that does not import, an unknown op or reference).
+Prints the report (one verdict per function), then the full diagnosis of each wrong function's
+first failure (of every failure with ``--verbose``). Exits 1 when a formula is wrong, 0
+otherwise, 2 on a usage error (a missing file, a module that does not import, an unknown op or
+reference).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--references", nargs="+", help="default: torch jax autograd numeric")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="print every failure's full diagnosis")
+                        help="print every failure's diagnosis, not only each function's first")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     args = parser.parse_args(argv)
 
@@ -38,10 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ImplLoadError, ValueError) as exc:
         print(f"gradverify: error: {str(exc).replace('--impl ', '')}", file=sys.stderr)
         return 2
-    if args.verbose:
-        for r in report.failures:
-            print(f"--- {r.case} ({r.check})\n{r.diagnosis}\n")
     print(report)
+    shown: set[str] = set()
+    for r in report.failures:  # the first failure of each wrong function, or all with -v
+        if args.verbose or r.function not in shown:
+            shown.add(r.function)
+            print(f"\n--- {r.function}: {r.check} of {r.case}\n{r.diagnosis}")
     if args.json:
         with open(args.json, "w") as fh:
             fh.write(report.to_json(indent=1))

@@ -29,7 +29,8 @@ Params = dict[str, str] | Callable[[dict[str, Any]], dict[str, Any]] | None
 
 def _named(fn: Callable, like: Callable, suffix: str = "") -> Callable:
     """``fn`` under ``like``'s name (plus ``suffix``) and module: messages name the user's code."""
-    fn.__name__ = fn.__qualname__ = getattr(like, "__name__", "f") + suffix
+    name = getattr(like, "__name__", None) or type(like).__name__  # a callable object: its class
+    fn.__name__ = fn.__qualname__ = name + suffix
     fn.__module__ = getattr(like, "__module__", None) or fn.__module__
     fn.__doc__ = getattr(like, "__doc__", None) or fn.__doc__
     return fn
@@ -104,8 +105,8 @@ def _read(obj: Any, where: Getter, returned: Any) -> tuple[Any, ...]:
 
 
 def layer(make: Callable[..., Any], grads: Getter = None, *, dx: Getter | str = "return",
-          out: Getter | str = "return", forward: str = "forward",
-          backward: str = "backward") -> Pair:
+          out: Getter | str = "return", forward: str = "forward", backward: str = "backward",
+          params: Params = None, fixed: dict[str, Any] | None = None) -> Pair:
     """Shapes (2) and (3): layer objects. The op's first input is the layer's input, the
     others its parameters: ``make(*parameters, **hyper_params)`` builds the object (``make()``
     for a layer without parameters), ``obj.forward(x)`` and ``obj.backward(dout)`` run on a
@@ -117,10 +118,13 @@ def layer(make: Callable[..., Any], grads: Getter = None, *, dx: Getter | str = 
     ``lambda obj: ...``. ``grads``: the parameters' gradients, in the order of ``make``'s
     arguments: attribute names
     (``("dW", "db")``) or a getter (``lambda obj: obj.grads``,
-    ``lambda obj: (obj.gradients["W"], obj.gradients["b"])``); None for no parameters."""
+    ``lambda obj: (obj.gradients["W"], obj.gradients["b"])``); None for no parameters.
+    ``params``/``fixed``: the hyper-parameters, as for ``cache_pair`` (``fixed={"axis": -1}``
+    for a softmax layer that always normalizes the last axis)."""
+    who = getattr(make, "__name__", None) or type(make).__name__
 
-    def build(params: tuple, kwargs: dict[str, Any]) -> Any:
-        return make(*params, **kwargs)
+    def build(args: tuple, kwargs: dict[str, Any]) -> Any:
+        return make(*args, **_map_params(params, None, None, kwargs, fixed, who))
 
     def f(x: Any, *params: Any, **kwargs: Any) -> Any:
         obj = build(params, kwargs)

@@ -174,6 +174,11 @@ class Report:
         unavailable = sorted({r.reference for r in self.records if r.outcome == "unavailable"})
         if unavailable:
             lines.append(f"  references unavailable: {', '.join(unavailable)}")
+        reasons: dict[str, int] = defaultdict(int)
+        for r in self.records:
+            if r.outcome == "skipped":
+                reasons[r.verdict] += 1
+        lines += [f"  skipped {n}: {why}" for why, n in list(reasons.items())[:3]]
         return "\n".join(lines + [self.summary_line()])
 
     def __repr__(self) -> str:
@@ -204,7 +209,7 @@ def load(target: Any) -> types.ModuleType:
     if isinstance(target, types.ModuleType):
         return target
     if isinstance(target, dict):
-        module = types.ModuleType("functions")
+        module = types.ModuleType("user_functions")
         for name, fn in target.items():
             setattr(module, name, fn)
         return module
