@@ -3,7 +3,7 @@
 Prints the report (one verdict per function), then the full diagnosis of each wrong function's
 first failure (of every failure with ``--verbose``). Exits 1 when a formula is wrong, 0
 otherwise, 2 on a usage error (a missing file, a module that does not import, an unknown op or
-reference).
+reference, a module with nothing to check).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gradverify: error: {str(exc).replace('--impl ', '')}", file=sys.stderr)
         return 2
     print(report)
+    if not report.records:
+        return 2
     shown: set[str] = set()
     for r in report.failures:  # the first failure of each wrong function, or all with -v
         if args.verbose or r.function not in shown:

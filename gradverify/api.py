@@ -167,7 +167,9 @@ class Report:
 
     def __str__(self) -> str:
         head = f"gradverify: {self.target} (seed {self.seed}): " + \
-            ("all provided functions are right" if self.passed
+            ("all provided functions are right" if self.passed and self.records
+             else "nothing checked: it provides none of the catalog's ops (impl's names: "
+             "relu, relu_backward, ...) and declares none" if self.passed
              else f"{len({r.function for r in self.failures})} function(s) wrong")
         width = max((len(f) for f in self.verdicts()), default=0)
         lines = [head] + [f"  {fn:<{width}}  {v}" for fn, v in self.verdicts().items()]
@@ -228,7 +230,20 @@ def _jacobian_from_backward(spec: OpSpec, module: Any) -> OpSpec:
     return spec
 
 
-def _runs(cases: Iterable[Case], module: Any, refs: Sequence[str], seed: int) -> list[Record]:
+@dataclass
+class _Run(checks.Run):
+    """A Run whose diagnoses consult only the references that define the op (a declared op
+    has no definition in the others)."""
+
+    among: tuple[str, ...] = reference.NAMES
+
+    def others(self, compute: Callable[[Any], Any]) -> Callable[[], dict[str, Any]]:
+        every = super().others(compute)
+        return lambda: {k: v for k, v in every().items() if k in self.among}
+
+
+def _runs(cases: Iterable[Case], module: Any, refs: Sequence[str], seed: int,
+          among: tuple[str, ...] = reference.NAMES) -> list[Record]:
     records = []
     for case in cases:
         case = dataclasses.replace(case, spec=_jacobian_from_backward(case.spec, module))
@@ -243,7 +258,7 @@ def _runs(cases: Iterable[Case], module: Any, refs: Sequence[str], seed: int) ->
                         "unsupported", f"not supported by {declared.module_name(module)}: "
                         f"{reason}"))
                     continue
-                records.append(run_one(checks.Run(case, ref, module, seed), name))
+                records.append(run_one(_Run(case, ref, module, seed, among=among), name))
     return records
 
 
@@ -259,6 +274,10 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
     refs = tuple(references or reference.NAMES)
     unknown = [r for r in refs if r not in reference.NAMES]
     decl = declared.declared_ops(module)
+    clash = [spec.name for spec, _ in decl if spec.name in OP_NAMES]
+    if clash:
+        raise ValueError(f"{declared.module_name(module)} declares {clash}, which the catalog "
+                         "already has: define them under impl's names without declaring them")
     names = set(OP_NAMES) | {spec.name for spec, _ in decl}
     bad_ops = [o for o in ops or () if o not in names]
     if unknown or bad_ops:
@@ -271,8 +290,9 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
     with declared.registered([o for o in own if callable(o[2])]):
         records = _runs(cases, module, refs, seed)
         for spec, defs, _ in own:
-            records += _runs(declared.cases_of(spec), module,
-                             [r for r in refs if r == "numeric" or r in defs], seed)
+            among = tuple(r for r in reference.NAMES if r == "numeric" or r in defs)
+            records += _runs(declared.cases_of(spec), module, [r for r in refs if r in among],
+                             seed, among)
     label = getattr(module, "__file__", None) or declared.module_name(module)
     if isinstance(target, str):
         label = target
@@ -303,14 +323,14 @@ def gradcheck(f: Callable, f_backward: Callable, *inputs: Any, argnums: Sequence
     size = sum(xs[i].size for i in argnums)
     spec = OpSpec(name, "gradcheck", make, (xs[0].shape,), (params,), argnums=argnums,
                   input_size=lambda shape: size)
-    module = types.ModuleType(getattr(f, "__module__", None) or "gradcheck")
+    module = types.ModuleType(f"{name}_backward")  # diagnoses say "<name>_backward agrees ..."
     setattr(module, name, f)
     setattr(module, f"{name}_backward", f_backward)
     defs = {k: v for k, v in {"torch": torch, "jax": jax, "autograd": autograd}.items() if v}
     case = Case(spec, tuple(params.items()), xs[0].shape, "float64")
     refs = [r for r in reference.NAMES if r in defs or r == "numeric"]
     with declared.registered([(spec, defs, f)]):
-        records = _runs([case], module, refs, 0)
+        records = _runs([case], module, refs, 0, tuple(refs))
     return Report(f"gradcheck({name})", records, 0, time.perf_counter() - start)
 
 

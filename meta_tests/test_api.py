@@ -64,6 +64,11 @@ def test_unknown_op_or_reference_is_a_usage_error() -> None:
         gradverify.check(impl, ops=["relu"], references=["tensorflow"])
     with pytest.raises(gradverify.api.ImplLoadError, match="no such file"):
         gradverify.check("does/not/exist.py")
+    clash = {"relu": impl.relu, "GRADVERIFY_OPS": [{"name": "relu"}]}
+    with pytest.raises(ValueError, match=r"declares \['relu'\], which the catalog already has"):
+        gradverify.check(clash)
+    nothing = gradverify.check({"my_relu": impl.relu})
+    assert nothing.records == [] and "nothing checked" in str(nothing)
 
 
 # -- not supported ------------------------------------------------------------------------------
