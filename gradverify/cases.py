@@ -115,14 +115,22 @@ def impl_function(module: ModuleType, name: str) -> Callable:
 
 
 def call_impl(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Call a formula under test; if it raises, fail the case with its own message."""
+    """Call a formula under test; if it raises, fail the case with its own message. A
+    ``NotImplementedError`` is no wrong formula: the case is skipped as "not supported by
+    <module>: <reason>" (counted apart in the summary)."""
     try:
         return fn(*args, **kwargs)
+    except NotImplementedError as exc:
+        who = getattr(fn, "__module__", None) or "the module under test"
+        reason = str(exc) or f"{getattr(fn, '__name__', fn)} raised NotImplementedError"
+        message, skip = f"not supported by {who}: {reason}", True
     except Exception as exc:
         tb = traceback.extract_tb(exc.__traceback__)[1:][-3:]
-        message = (f"{getattr(fn, '__name__', fn)} raised {type(exc).__name__}: {exc}\n"
-                   + "".join(traceback.format_list(tb)))
-    pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain
+        message, skip = (f"{getattr(fn, '__name__', fn)} raised {type(exc).__name__}: {exc}\n"
+                         + "".join(traceback.format_list(tb))), False
+    if skip:  # outside the except: no "during handling" chain
+        pytest.skip(message)
+    pytest.fail(message, pytrace=False)
 
 
 def as_gradients(result: Any, spec: OpSpec, fn_name: str, context: str,

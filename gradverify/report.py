@@ -20,6 +20,7 @@ class Summary:
     def __init__(self) -> None:
         self.cells: dict[tuple[str, str], dict[str, Any]] = defaultdict(
             lambda: {"cases": 0, "passed": 0, "failed": 0, "skipped": 0, "conventions": 0,
+                     "unsupported": 0,
                      "worst_rel": 0.0, "reasons": set()})
 
     def add(self, report: pytest.TestReport) -> None:
@@ -36,9 +37,12 @@ class Summary:
             cell["reasons"].add(report.wasxfail)
         else:
             outcome = "passed" if report.passed else "skipped" if report.skipped else "failed"
-        cell[outcome] += 1
         if outcome == "skipped" and isinstance(report.longrepr, tuple):
-            cell["reasons"].add(report.longrepr[2].removeprefix("Skipped: "))
+            reason = report.longrepr[2].removeprefix("Skipped: ")
+            cell["reasons"].add(reason)
+            if reason.startswith("not supported by "):  # the module says so: not a failure
+                outcome = "unsupported"
+        cell[outcome] += 1
         cell["worst_rel"] = max(cell["worst_rel"], float(props.get("worst_rel", 0.0)))
 
     def table(self) -> list[str]:
@@ -53,9 +57,12 @@ class Summary:
                     row.append("")
                 elif c["cases"] == c["skipped"]:
                     row.append(f"skipped {c['skipped']}")
+                elif c["cases"] == c["skipped"] + c["unsupported"]:
+                    row.append(f"not supported {c['unsupported']}")
                 else:
                     fail = f", **{c['failed']} failed**" if c["failed"] else ""
                     conv = f", {c['conventions']} convention" if c["conventions"] else ""
+                    conv += f", {c['unsupported']} not supported" if c["unsupported"] else ""
                     row.append(f"{c['passed']}/{c['cases']}{fail}{conv}, "
                                f"worst {c['worst_rel']:.1e}")
             lines.append(f"| {op} | " + " | ".join(row) + " |")
@@ -63,7 +70,7 @@ class Summary:
 
     def totals(self) -> dict[str, int]:
         return {k: sum(c[k] for c in self.cells.values())
-                for k in ("cases", "passed", "failed", "conventions", "skipped")}
+                for k in ("cases", "passed", "failed", "conventions", "unsupported", "skipped")}
 
 
 class SummaryPlugin:
@@ -85,7 +92,8 @@ class SummaryPlugin:
             tr.write_line(line)
         t = summary.totals()
         tr.write_line(f"{t['cases']} cases: {t['passed']} passed, {t['failed']} failed, "
-                      f"{t['conventions']} convention differences, {t['skipped']} skipped")
+                      f"{t['conventions']} convention differences, {t['unsupported']} not "
+                      f"supported by the module, {t['skipped']} skipped")
         if self.report_dir:
             path = Path(self.report_dir)
             self.write(path)
@@ -100,6 +108,7 @@ class SummaryPlugin:
             + "\n".join(summary.table()) + "\n\n"
             + f"{t['cases']} cases: {t['passed']} passed, {t['failed']} failed, "
             f"{t['conventions']} convention differences (xfail, counted apart), "
+            f"{t['unsupported']} not supported by the module (skipped, counted apart), "
             f"{t['skipped']} skipped.\n")
         cells = [{"op": op, "reference": ref, **{k: v for k, v in c.items() if k != "reasons"},
                   "skip_reasons": sorted(c["reasons"])}
