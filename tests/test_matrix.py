@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import reference
-from gradverify import checks
+from gradverify import checks, declared
 from gradverify.cases import Case, parametrize
 
 FRAMEWORKS = tuple(r for r in reference.NAMES if r != "numeric")
@@ -19,8 +19,11 @@ FRAMEWORKS = tuple(r for r in reference.NAMES if r != "numeric")
 def _run(check: str, case: Case, ref: str, request, record_property) -> None:
     config = request.config
     target = config.getoption("impl")
-    run = checks.Run(case, ref, config.impl_module, config.getoption("seed"),
-                     config.getoption("device"), request.node.nodeid,
+    module, seed = config.impl_module, config.getoption("seed")
+    reason = declared.supported(module, case, seed)  # the module's GRADVERIFY_SUPPORTS
+    if reason:
+        pytest.skip(f"not supported by {module.__name__}: {reason}")
+    run = checks.Run(case, ref, module, seed, config.getoption("device"), request.node.nodeid,
                      "" if target == "impl" else f" --impl {target}")
     record_property("worst_rel", checks.CHECKS[check](run))
 
