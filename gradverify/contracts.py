@@ -33,7 +33,7 @@ import os
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from types import ModuleType
 from typing import Any
@@ -123,7 +123,7 @@ class Call:
     kwargs: dict[str, Any]
     kind: str
     linear: int | None = None
-    roles: dict[int, str] = field(default_factory=dict)
+    argnums: tuple[int, ...] = (0,)
 
     def fresh(self, convert: Callable[[np.ndarray], np.ndarray] = _copy,
               only: int | None = None) -> list[Any]:
@@ -139,11 +139,12 @@ class Call:
 
     def with_arg(self, i: int, value: Any) -> list[Any]:
         args = self.fresh()
-        args[i] = value
+        args[i] = _map(value, _copy)
         return args
 
     def arg_names(self) -> list[str]:
-        """The name of every leaf, from the function's own signature, with its role."""
+        """The name of every leaf, from the function's own signature (``grad_out[k]`` for the
+        cotangent of output k)."""
         try:
             params = [p.name for p in inspect.signature(self.fn).parameters.values()
                       if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -152,15 +153,17 @@ class Call:
         names = []
         for i, a in enumerate(self.args):
             name = params[i] if i < len(params) else f"argument {i}"
-            role = f" ({self.roles[i]})" if i in self.roles else ""
-            if isinstance(a, tuple):
-                names += [f"{name}[{k}]{role}" for k in range(len(a))]
-            else:
-                names.append(name + role)
+            names += [f"{name}[{k}]" for k in range(len(a))] if isinstance(a, tuple) else [name]
         return names
 
     def arg_name(self, i: int) -> str:
-        return self.arg_names()[sum(len(_leaves(a)) for a in self.args[:i])].split(" (")[0]
+        return self.arg_names()[sum(len(_leaves(a)) for a in self.args[:i])].split("[")[0]
+
+    def result(self, k: int, n: int) -> str:
+        """How the diagnosis names result k of n: a gradient of the backward, or an output."""
+        if self.name.endswith("_backward") and n > 1:
+            return f"gradient {k} (input {self.argnums[k] if k < len(self.argnums) else k})"
+        return f"output {k}" if n > 1 else "result"
 
 
 @dataclass
@@ -193,23 +196,21 @@ class Subject:
         found = {s: getattr(self.module, spec.name + s, None) for s in KINDS}
         calls: dict[str, Call] = {}
 
-        def add(suffix: str, args: tuple, linear: int | None = None, **roles: str) -> None:
+        def add(suffix: str, args: tuple, linear: int | None = None) -> None:
             if found[suffix] is not None:
                 calls[suffix] = Call(spec.name + suffix, found[suffix], args, kw, KINDS[suffix],
-                                     linear, {int(k[1:]): v for k, v in roles.items()})
+                                     linear, spec.argnums)
 
         add("", inputs)
         if found[""] is not None and found["_backward"] is not None:
             out = invoke(self, "contracts", calls[""], calls[""].fresh())
             cots = tuple(cotangent(rng, np.shape(o), case.dtype) for o in _leaves(out))
-            add("_backward", (cots[0] if spec.outputs == 1 else cots, *inputs), 0,
-                a0="the upstream gradient")
+            add("_backward", (cots[0] if spec.outputs == 1 else cots, *inputs), 0)
         add("_jacobian", inputs)
         t = rng.standard_normal(np.shape(x)).astype(case.dtype)
-        add("_jvp", (*inputs, t), len(inputs), **{f"a{len(inputs)}": "the tangent"})
+        add("_jvp", (*inputs, t), len(inputs))
         add("_hessian", inputs)
-        add("_hvp", (rng.standard_normal(np.shape(x)).astype(case.dtype), *inputs), 0,
-            a0="the vector v")
+        add("_hvp", (rng.standard_normal(np.shape(x)).astype(case.dtype), *inputs), 0)
         if not calls:
             pytest.skip(f"{self.module.__name__} provides none of {spec.name}'s functions "
                         f"({', '.join(spec.name + s for s in KINDS)})")
@@ -270,14 +271,16 @@ def _unless_stateful(subject: Subject, contract: str, calls: list[Call]) -> Iter
         raise
 
 
-def _compare(subject: Subject, what: str, actual: Any, expected: Any, kind: str,
+def _compare(subject: Subject, what: str, actual: Any, expected: Any, call: Call,
              magnitude: Callable[[], list[np.ndarray]] | None = None) -> None:
-    """Each array of ``actual`` against ``expected``'s within the allowance for ``kind``."""
+    """Each array of ``actual`` (a result of ``call``) against ``expected``'s, within the
+    allowance for ``call``'s kind of value."""
     got, want = _leaves(actual), _leaves(expected)
+    kind = call.kind
     if len(got) != len(want):
         subject.fail(f"{what}: {len(got)} result(s), expected {len(want)}")
     for k, (a, e) in enumerate(zip(got, want)):
-        label = f"{what}, result {k}" if len(want) > 1 else what
+        label = f"{what}, {call.result(k, len(want))}" if len(want) > 1 else what
         check(a, e, what=label, dtype=str(e.dtype), tol=subject.allowance(kind),
               context=subject.context, who=subject.module.__name__,
               magnitude=None if magnitude is None else lambda k=k: magnitude()[k])
@@ -290,8 +293,15 @@ def _first_diff(before: np.ndarray, after: np.ndarray, verb: str = "changed",
         same |= np.isnan(before) & np.isnan(after)
     bad = ~same
     idx = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
+    was, now = fmt(before[idx]), fmt(after[idx])
+    if was == now:  # equal to 6 digits: show every digit, and how many ulps apart
+        was, now = repr(before[idx].item()), repr(after[idx].item())
+        if np.issubdtype(before.dtype, np.floating):
+            ulps = abs(float(after[idx]) - float(before[idx])) / float(np.spacing(
+                np.maximum(np.abs(before[idx]), np.abs(after[idx]))))
+            now += f" ({ulps:.0f} ulp(s) apart)"
     return (f"{int(bad.sum())} of {bad.size} element(s) {verb}; first at {list(idx)}: "
-            f"{then[0]} {fmt(before[idx])}, {then[1]} {fmt(after[idx])}")
+            f"{then[0]} {was}, {then[1]} {now}")
 
 
 # -- the contracts -----------------------------------------------------------------------------
@@ -349,7 +359,7 @@ def repeatable(subject: Subject) -> None:
         if len(first) != len(second):
             subject.fail(f"{head} {len(second)} result(s) instead of {len(first)}")
         for k, (a, b) in enumerate(zip(first, second)):
-            what = f"result {k}" if len(first) > 1 else "result"
+            what = call.result(k, len(first))
             if a.shape != b.shape or a.dtype != b.dtype:
                 subject.fail(f"{head} a {what} of shape {b.shape} {b.dtype} instead of "
                              f"{a.shape} {a.dtype}")
@@ -378,20 +388,22 @@ def linear_in_g(subject: Subject) -> None:
             tuple((A * a + B * b).astype(a.dtype) for a, b in zip(_leaves(g), _leaves(g2)))
             if isinstance(g, tuple) else (A * g + B * g2).astype(g.dtype))
         with _unless_stateful(subject, "linear_in_g", [call]):
-            for k, z in enumerate(_leaves(at(_map(g, np.zeros_like)))):
+            zero = _leaves(at(_map(g, np.zeros_like)))
+            for k, z in enumerate(zero):
                 if np.any(z != 0):
                     idx = tuple(int(j) for j in np.argwhere(z != 0)[0]) if z.ndim else ()
-                    subject.fail(f"linear_in_g: {call.name} with {name} = 0 is not 0: result {k} "
-                                 f"has {int(np.sum(z != 0))} nonzero element(s), first at "
-                                 f"{list(idx)}: {fmt(z[idx])}")
+                    subject.fail(f"linear_in_g: {call.name} with {name} = 0 is not 0: "
+                                 f"{call.result(k, len(zero))} has {int(np.sum(z != 0))} "
+                                 f"nonzero element(s), first at {list(idx)}: {fmt(z[idx])}")
             f1, f2 = _leaves(at(g)), _leaves(at(g2))
             _compare(subject, f"linear_in_g: {call.name}({SCALE:g}·{name}) vs {SCALE:g}·"
                      f"{call.name}({name})", at(_map(g, lambda a: (SCALE * a).astype(a.dtype))),
-                     tuple(SCALE * f for f in f1), call.kind)
+                     tuple(SCALE * f for f in f1), call)
             _compare(subject, f"linear_in_g: {call.name}(a·{name}1 + b·{name}2) vs "
                      f"a·{call.name}({name}1) + b·{call.name}({name}2) (a = {A:g}, b = {B:g})",
-                     at(mixed), tuple(A * p + B * q for p, q in zip(f1, f2)), call.kind,
-                     lambda: [abs(A) * np.abs(p) + abs(B) * np.abs(q) for p, q in zip(f1, f2)])
+                     at(mixed), tuple(A * p + B * q for p, q in zip(f1, f2)), call,
+                     lambda f1=f1, f2=f2: [abs(A) * np.abs(p) + abs(B) * np.abs(q)
+                                           for p, q in zip(f1, f2)])
 
 
 def layouts(subject: Subject) -> None:
@@ -405,13 +417,13 @@ def layouts(subject: Subject) -> None:
             for j in [*which, None] if len(which) > 1 else which:
                 def convert(x: np.ndarray, make=make, rank=rank) -> np.ndarray:
                     return make(x) if x.ndim >= rank else _copy(x)
-                who = f"{names[j].split(' (')[0]} as {layout}" if j is not None else \
+                who = f"{names[j]} as {layout}" if j is not None else \
                     f"every argument as {layout}"
                 note = f" with {who}"
                 result = invoke(subject, "layouts", call, call.fresh(convert, j), note)
                 with _unless_stateful(subject, "layouts", [call]):
                     _compare(subject, f"layouts: {call.name}{note} vs C-contiguous", result,
-                             base, call.kind)
+                             base, call)
 
 
 def self_consistent(subject: Subject) -> None:
@@ -447,7 +459,7 @@ def _consistent(subject: Subject, one: Call, two: Call, k: int) -> None:
         terms = max(np.vdot(np.abs(u), np.abs(vjp)),
                     sum(np.vdot(np.abs(t), np.abs(w)) for t, w in zip(jvp, v)))
         return _compare(subject, f"{what}⟨u, {two.name}(v)⟩ vs ⟨{one.name}(u), v⟩", lhs,
-                        np.float64(rhs), "grad", lambda: [np.float64(terms)])
+                        np.float64(rhs), two, lambda: [np.float64(terms)])
     jac = _f64(invoke(subject, "self_consistent", one, one.fresh()))[0]
     x = np.asarray(one.args[k])
     if jac.shape[jac.ndim - x.ndim:] != x.shape:
@@ -457,7 +469,7 @@ def _consistent(subject: Subject, one: Call, two: Call, k: int) -> None:
     if two is one:  # the Hessian is symmetric
         perm = (*range(n_out, jac.ndim), *range(n_out))
         return _compare(subject, f"{what}{one.name} transposed vs {one.name} (a Hessian is "
-                        "symmetric)", jac.transpose(perm), jac, "hessian",
+                        "symmetric)", jac.transpose(perm), jac, one,
                         lambda: [np.abs(jac)])
     result = invoke(subject, "self_consistent", two, two.fresh())
     if two.name.endswith("_backward"):
@@ -465,13 +477,13 @@ def _consistent(subject: Subject, one: Call, two: Call, k: int) -> None:
         expected = np.tensordot(v, jac, n_out)
         terms = np.tensordot(np.abs(v), np.abs(jac), n_out)
         return _compare(subject, f"{what}{two.name}(v) vs vᵀ·{one.name}", _leaves(result)[0],
-                        expected.astype(subject.case.dtype), one.kind, lambda: [terms])
+                        expected.astype(_leaves(result)[0].dtype), two, lambda: [terms])
     u = _f64(two.args[two.linear])[0]  # type: ignore[index]
     expected = np.tensordot(jac, u, x.ndim)
     terms = np.tensordot(np.abs(jac), np.abs(u), x.ndim)
     _compare(subject, f"{what}{two.name}({two.arg_name(two.linear)}) vs {one.name}·"  # type: ignore[arg-type]
              f"{two.arg_name(two.linear)}", _leaves(result)[0],  # type: ignore[arg-type]
-             expected.astype(subject.case.dtype), one.kind, lambda: [terms])
+             expected.astype(_leaves(result)[0].dtype), two, lambda: [terms])
 
 
 CONTRACTS: dict[str, Callable[[Subject], None]] = {
