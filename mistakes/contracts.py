@@ -77,7 +77,7 @@ def dense_backward_accumulates(grad_out, x, w, b):
                   "place (z -= max z): the forward returns the right softmax and shifts the "
                   "caller's logits.")
 def softmax_shifts_input(z, axis=-1):
-    z -= z.max(axis=axis, keepdims=True)
+    z -= z.max(axis=axis, keepdims=True, initial=-np.inf)
     e = np.exp(z)
     return e / e.sum(axis=axis, keepdims=True)
 
