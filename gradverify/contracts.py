@@ -27,33 +27,34 @@ fails on a function that keeps state is skipped, naming the ``repeatable`` contr
 
 from __future__ import annotations
 
-import inspect
+import functools
 import math
-import os
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import cached_property
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
 
-from .cases import Case, cotangent
+from .cases import Case
+from .contract_calls import (
+    LAYOUTS,
+    Call,
+    Subject,
+    copy_of,
+    first_diff,
+    fmap,
+    invoke,
+    leaves,
+    locked,
+    repeats,
+    where_written,
+)
 from .diagnose import check, fmt
 from .opspec import OpSpec, Shape
-from .tolerances import tolerance
 
-#: the name under which contracts ask ``tolerance`` for an allowance: a module compared with
-#: itself is held to rounding, as against a framework
-SELF = "impl"
 SCALE = -1024.0  # f(s·g) = s·f(g): exact in floating point for a linear formula
 A, B = 0.5, -2.0  # f(a·g1 + b·g2) = a·f(g1) + b·f(g2): a·g and b·g are exact too
-KINDS = {"": "value", "_backward": "grad", "_jacobian": "grad", "_jvp": "grad",
-         "_hessian": "hessian", "_hvp": "hessian"}
-_NUMPY = os.path.dirname(np.__file__)
 
 
 def contract_shapes(spec: OpSpec) -> tuple[Shape, ...]:
@@ -67,196 +68,6 @@ def contract_shapes(spec: OpSpec) -> tuple[Shape, ...]:
     return (first, max(other_rank, key=spec.size)) if other_rank else (first,)
 
 
-# -- arguments and results ---------------------------------------------------------------------
-def _leaves(x: Any) -> list[np.ndarray]:
-    """A result or an argument as a list of arrays (a tuple of outputs or gradients, or one)."""
-    return [np.asarray(v) for v in x] if isinstance(x, (tuple, list)) else [np.asarray(x)]
-
-
-def _map(x: Any, f: Callable[[np.ndarray], Any]) -> Any:
-    return tuple(f(np.asarray(v)) for v in x) if isinstance(x, tuple) else f(np.asarray(x))
-
-
-def _copy(a: np.ndarray) -> np.ndarray:
-    return np.array(a, copy=True)
-
-
-def _locked(a: np.ndarray) -> np.ndarray:
-    a = _copy(a)
-    a.setflags(write=False)
-    return a
-
-
-def _transposed(a: np.ndarray) -> np.ndarray:
-    """The same values as a transposed view of a C-contiguous array (last two axes)."""
-    return np.ascontiguousarray(np.swapaxes(a, -1, -2)).swapaxes(-1, -2)
-
-
-def _strided(a: np.ndarray) -> np.ndarray:
-    """The same values as every other element of an array twice as large in every axis; the
-    elements in between are NaN (floats) or the dtype's largest value (integers)."""
-    fill = np.nan if np.issubdtype(a.dtype, np.inexact) else (
-        np.iinfo(a.dtype).max if np.issubdtype(a.dtype, np.integer) else 0)
-    big = np.full(tuple(2 * n for n in a.shape), fill, dtype=a.dtype)
-    view = big[(slice(None, None, 2),) * a.ndim]
-    view[...] = a
-    return view
-
-
-#: layout -> (how it is made, the least rank it applies to)
-LAYOUTS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], int]] = {
-    "a transposed view": (_transposed, 2),
-    "a strided view (every other element)": (_strided, 1),
-    "a Fortran-ordered array": (np.asfortranarray, 2),
-}
-
-
-@dataclass
-class Call:
-    """One function of the op with its arguments (an argument is an array, or a tuple of
-    arrays: the cotangents of several outputs); ``linear`` is the position of the argument the
-    result is linear in (the upstream gradient, the tangent, v), if any."""
-
-    name: str
-    fn: Callable
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    kind: str
-    linear: int | None = None
-    argnums: tuple[int, ...] = (0,)
-
-    def fresh(self, convert: Callable[[np.ndarray], np.ndarray] = _copy,
-              only: int | None = None) -> list[Any]:
-        """Copies of the arguments; ``convert`` makes them (on leaf ``only``, or on all)."""
-        out, k = [], 0
-        for a in self.args:
-            def one(x: np.ndarray) -> np.ndarray:
-                nonlocal k
-                k += 1
-                return convert(x) if only is None or only == k - 1 else _copy(x)
-            out.append(_map(a, one))
-        return out
-
-    def with_arg(self, i: int, value: Any) -> list[Any]:
-        args = self.fresh()
-        args[i] = _map(value, _copy)
-        return args
-
-    def arg_names(self) -> list[str]:
-        """The name of every leaf, from the function's own signature (``grad_out[k]`` for the
-        cotangent of output k)."""
-        try:
-            params = [p.name for p in inspect.signature(self.fn).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        except (TypeError, ValueError):
-            params = []
-        names = []
-        for i, a in enumerate(self.args):
-            name = params[i] if i < len(params) else f"argument {i}"
-            names += [f"{name}[{k}]" for k in range(len(a))] if isinstance(a, tuple) else [name]
-        return names
-
-    def arg_name(self, i: int) -> str:
-        return self.arg_names()[sum(len(_leaves(a)) for a in self.args[:i])].split("[")[0]
-
-    def result(self, k: int, n: int) -> str:
-        """How the diagnosis names result k of n: a gradient of the backward, or an output."""
-        if self.name.endswith("_backward") and n > 1:
-            return f"gradient {k} (input {self.argnums[k] if k < len(self.argnums) else k})"
-        return f"output {k}" if n > 1 else "result"
-
-
-@dataclass
-class Subject:
-    """One case of one op against the module under test."""
-
-    case: Case
-    module: ModuleType
-    seed: int = 0
-    nodeid: str = ""
-    options: str = ""
-    read_only: bool = False
-
-    @property
-    def spec(self) -> OpSpec:
-        return self.case.spec
-
-    @property
-    def context(self) -> str:
-        return self.case.describe(self.seed, self.nodeid, self.options)
-
-    @cached_property
-    def calls(self) -> dict[str, Call]:
-        """The op's functions the module provides, keyed by suffix ("", "_backward", ...),
-        with seeded arguments; the backward needs the forward (for its output's shape)."""
-        spec, case, kw = self.spec, self.case, self.case.kwargs
-        rng = case.rng(self.seed)
-        inputs = case.inputs(rng)
-        x = inputs[spec.argnums[0]]
-        found = {s: getattr(self.module, spec.name + s, None) for s in KINDS}
-        calls: dict[str, Call] = {}
-
-        def add(suffix: str, args: tuple, linear: int | None = None) -> None:
-            if found[suffix] is not None:
-                calls[suffix] = Call(spec.name + suffix, found[suffix], args, kw, KINDS[suffix],
-                                     linear, spec.argnums)
-
-        add("", inputs)
-        if found[""] is not None and found["_backward"] is not None:
-            out = invoke(self, "contracts", calls[""], calls[""].fresh())
-            cots = tuple(cotangent(rng, np.shape(o), case.dtype) for o in _leaves(out))
-            add("_backward", (cots[0] if spec.outputs == 1 else cots, *inputs), 0)
-        add("_jacobian", inputs)
-        t = rng.standard_normal(np.shape(x)).astype(case.dtype)
-        add("_jvp", (*inputs, t), len(inputs))
-        add("_hessian", inputs)
-        add("_hvp", (rng.standard_normal(np.shape(x)).astype(case.dtype), *inputs), 0)
-        if not calls:
-            pytest.skip(f"{self.module.__name__} provides none of {spec.name}'s functions "
-                        f"({', '.join(spec.name + s for s in KINDS)})")
-        return calls
-
-    def allowance(self, kind: str) -> Any:
-        return tolerance(self.case.dtype, kind, SELF, self.spec)
-
-    def fail(self, message: str) -> None:
-        pytest.fail(f"{message}\n{self.context}", pytrace=False)
-
-
-def _frames(exc: BaseException) -> list[traceback.FrameSummary]:
-    """The traceback inside the function under test (this module's frames left out)."""
-    return [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
-
-
-def _where(exc: BaseException) -> str:
-    """'path:line: code' of the deepest frame outside numpy: where the write happened."""
-    frames = [f for f in _frames(exc) if not f.filename.startswith(_NUMPY)] or _frames(exc)
-    if not frames:
-        return "(no Python frame)"
-    f = frames[-1]
-    path = os.path.relpath(f.filename) if not os.path.relpath(f.filename).startswith("..") \
-        else f.filename
-    return f"{path}:{f.lineno}: {(f.line or '').strip()}"
-
-
-def invoke(subject: Subject, contract: str, call: Call, args: list[Any], note: str = "") -> Any:
-    """Call the function; if it raises, fail the case with its own message."""
-    try:
-        return call.fn(*args, **call.kwargs)
-    except Exception as exc:
-        tb = "".join(traceback.format_list(_frames(exc)[-3:]))
-        message = (f"{contract}: {call.name} raised {type(exc).__name__}{note}: {exc}\n{tb}")
-    subject.fail(message.rstrip("\n"))
-
-
-def _repeats(subject: Subject, call: Call) -> bool:
-    first = _leaves(invoke(subject, "repeatable", call, call.fresh()))
-    second = _leaves(invoke(subject, "repeatable", call, call.fresh()))
-    return len(first) == len(second) and all(
-        a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
-        for a, b in zip(first, second))
-
-
 @contextmanager
 def _unless_stateful(subject: Subject, contract: str, calls: list[Call]) -> Iterator[None]:
     """A failed comparison stands unless one of the functions keeps state between calls: then
@@ -265,7 +76,7 @@ def _unless_stateful(subject: Subject, contract: str, calls: list[Call]) -> Iter
         yield
     except pytest.fail.Exception:
         for call in calls:
-            if not _repeats(subject, call):
+            if not repeats(subject, call):
                 pytest.skip(f"{contract}: {call.name} keeps state between calls (the repeatable "
                             "contract fails on it): not judged here")
         raise
@@ -275,7 +86,7 @@ def _compare(subject: Subject, what: str, actual: Any, expected: Any, call: Call
              magnitude: Callable[[], list[np.ndarray]] | None = None) -> None:
     """Each array of ``actual`` (a result of ``call``) against ``expected``'s, within the
     allowance for ``call``'s kind of value."""
-    got, want = _leaves(actual), _leaves(expected)
+    got, want = leaves(actual), leaves(expected)
     kind = call.kind
     if len(got) != len(want):
         subject.fail(f"{what}: {len(got)} result(s), expected {len(want)}")
@@ -283,25 +94,11 @@ def _compare(subject: Subject, what: str, actual: Any, expected: Any, call: Call
         label = f"{what}, {call.result(k, len(want))}" if len(want) > 1 else what
         check(a, e, what=label, dtype=str(e.dtype), tol=subject.allowance(kind),
               context=subject.context, who=subject.module.__name__,
-              magnitude=None if magnitude is None else lambda k=k: magnitude()[k])
+              magnitude=None if magnitude is None else functools.partial(_kth, magnitude, k))
 
 
-def _first_diff(before: np.ndarray, after: np.ndarray, verb: str = "changed",
-                then: tuple[str, str] = ("was", "now")) -> str:
-    same = before == after
-    if np.issubdtype(before.dtype, np.inexact):
-        same |= np.isnan(before) & np.isnan(after)
-    bad = ~same
-    idx = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
-    was, now = fmt(before[idx]), fmt(after[idx])
-    if was == now:  # equal to 6 digits: show every digit, and how many ulps apart
-        was, now = repr(before[idx].item()), repr(after[idx].item())
-        if np.issubdtype(before.dtype, np.floating):
-            ulps = abs(float(after[idx]) - float(before[idx])) / float(np.spacing(
-                np.maximum(np.abs(before[idx]), np.abs(after[idx]))))
-            now += f" ({ulps:.0f} ulp(s) apart)"
-    return (f"{int(bad.sum())} of {bad.size} element(s) {verb}; first at {list(idx)}: "
-            f"{then[0]} {was}, {then[1]} {now}")
+def _kth(arrays: Callable[[], list[np.ndarray]], k: int) -> np.ndarray:
+    return arrays()[k]
 
 
 # -- the contracts -----------------------------------------------------------------------------
@@ -316,16 +113,16 @@ def _raises(call: Call, args: list[Any]) -> Exception | None:
 def _read_only(subject: Subject, call: Call) -> None:
     """Call with read-only arguments: a write fails there, and is reported with the argument
     (found by locking one at a time) and the line."""
-    exc = _raises(call, call.fresh(_locked))
+    exc = _raises(call, call.fresh(locked))
     if exc is None:
         return
     if not (isinstance(exc, ValueError) and "read-only" in str(exc)):
-        invoke(subject, "no_mutation", call, call.fresh(_locked), " on read-only arguments")
-    culprit, line = "one of its arguments", _where(exc)
+        invoke(subject, "no_mutation", call, call.fresh(locked), " on read-only arguments")
+    culprit, line = "one of its arguments", where_written(exc)
     for j, name in enumerate(call.arg_names()):
-        one = _raises(call, call.fresh(_locked, only=j))
+        one = _raises(call, call.fresh(locked, only=j))
         if isinstance(one, ValueError) and "read-only" in str(one):
-            culprit, line = f"its argument {name}", _where(one)
+            culprit, line = f"its argument {name}", where_written(one)
             break
     subject.fail(f"no_mutation: {call.name} writes into {culprit} (read-only here): {line}")
 
@@ -336,9 +133,9 @@ def no_mutation(subject: Subject) -> None:
         if subject.read_only:
             _read_only(subject, call)
         args = call.fresh()
-        before = [_leaves(a) for a in call.fresh()]
+        before = [leaves(a) for a in call.fresh()]
         invoke(subject, "no_mutation", call, args)
-        after = [_leaves(a) for a in args]
+        after = [leaves(a) for a in args]
         flat = [(b, a) for bs, as_ in zip(before, after) for b, a in zip(bs, as_)]
         for name, (b, a) in zip(call.arg_names(), flat):
             if b.shape != a.shape or b.dtype != a.dtype:
@@ -346,14 +143,14 @@ def no_mutation(subject: Subject) -> None:
                              f"{b.shape} {b.dtype} became {a.shape} {a.dtype}")
             if not np.array_equal(b, a, equal_nan=np.issubdtype(b.dtype, np.inexact)):
                 subject.fail(f"no_mutation: {call.name} modified its argument {name}: "
-                             f"{_first_diff(b, a)}")
+                             f"{first_diff(b, a)}")
 
 
 def repeatable(subject: Subject) -> None:
     """A second call with the same arguments gives bitwise the same result."""
     for call in subject.calls.values():
-        first = _leaves(invoke(subject, "repeatable", call, call.fresh()))
-        second = _leaves(invoke(subject, "repeatable", call, call.fresh()))
+        first = leaves(invoke(subject, "repeatable", call, call.fresh()))
+        second = leaves(invoke(subject, "repeatable", call, call.fresh()))
         head = (f"repeatable: {call.name} keeps state between calls: a second call with the "
                 "same arguments returned")
         if len(first) != len(second):
@@ -365,7 +162,7 @@ def repeatable(subject: Subject) -> None:
                              f"{a.shape} {a.dtype}")
             if not np.array_equal(a, b, equal_nan=np.issubdtype(a.dtype, np.inexact)):
                 subject.fail(f"{head} a different {what}: "
-                             f"{_first_diff(a, b, 'differ', ('first call', 'second call'))}")
+                             f"{first_diff(a, b, 'differ', ('first call', 'second call'))}")
 
 
 def linear_in_g(subject: Subject) -> None:
@@ -377,33 +174,38 @@ def linear_in_g(subject: Subject) -> None:
                     "_backward, _jvp or _hvp")
     rng = np.random.default_rng([subject.seed, 7])
     for call in calls:
-        i, g = call.linear, call.args[call.linear]  # type: ignore[index]
-        name = call.arg_name(i)  # type: ignore[arg-type]
+        i = call.linear
+        assert i is not None
+        g, name = call.args[i], call.arg_name(i)
 
         def at(v: Any) -> Any:
             return invoke(subject, "linear_in_g", call, call.with_arg(i, v))  # noqa: B023
 
-        g2 = _map(g, lambda a: rng.standard_normal(a.shape).astype(a.dtype))
+        g2 = fmap(g, lambda a: rng.standard_normal(a.shape).astype(a.dtype))
         mixed = (
-            tuple((A * a + B * b).astype(a.dtype) for a, b in zip(_leaves(g), _leaves(g2)))
+            tuple((A * a + B * b).astype(a.dtype) for a, b in zip(leaves(g), leaves(g2)))
             if isinstance(g, tuple) else (A * g + B * g2).astype(g.dtype))
         with _unless_stateful(subject, "linear_in_g", [call]):
-            zero = _leaves(at(_map(g, np.zeros_like)))
+            zero = leaves(at(fmap(g, np.zeros_like)))
             for k, z in enumerate(zero):
                 if np.any(z != 0):
                     idx = tuple(int(j) for j in np.argwhere(z != 0)[0]) if z.ndim else ()
                     subject.fail(f"linear_in_g: {call.name} with {name} = 0 is not 0: "
                                  f"{call.result(k, len(zero))} has {int(np.sum(z != 0))} "
                                  f"nonzero element(s), first at {list(idx)}: {fmt(z[idx])}")
-            f1, f2 = _leaves(at(g)), _leaves(at(g2))
+            f1, f2 = leaves(at(g)), leaves(at(g2))
             _compare(subject, f"linear_in_g: {call.name}({SCALE:g}·{name}) vs {SCALE:g}·"
-                     f"{call.name}({name})", at(_map(g, lambda a: (SCALE * a).astype(a.dtype))),
+                     f"{call.name}({name})", at(fmap(g, lambda a: (SCALE * a).astype(a.dtype))),
                      tuple(SCALE * f for f in f1), call)
             _compare(subject, f"linear_in_g: {call.name}(a·{name}1 + b·{name}2) vs "
                      f"a·{call.name}({name}1) + b·{call.name}({name}2) (a = {A:g}, b = {B:g})",
                      at(mixed), tuple(A * p + B * q for p, q in zip(f1, f2)), call,
-                     lambda f1=f1, f2=f2: [abs(A) * np.abs(p) + abs(B) * np.abs(q)
-                                           for p, q in zip(f1, f2)])
+                     functools.partial(_terms, f1, f2))
+
+
+def _terms(f1: list[np.ndarray], f2: list[np.ndarray]) -> list[np.ndarray]:
+    """The magnitude of a·f(g1) + b·f(g2)'s two terms."""
+    return [abs(A) * np.abs(p) + abs(B) * np.abs(q) for p, q in zip(f1, f2)]
 
 
 def layouts(subject: Subject) -> None:
@@ -411,12 +213,12 @@ def layouts(subject: Subject) -> None:
     for call in subject.calls.values():
         base = invoke(subject, "layouts", call, call.fresh())
         names = call.arg_names()
-        leaves = [x for a in call.args for x in _leaves(a)]
+        arrays = [x for a in call.args for x in leaves(a)]
         for layout, (make, rank) in LAYOUTS.items():
-            which = [j for j, x in enumerate(leaves) if x.ndim >= rank]
+            which = [j for j, x in enumerate(arrays) if x.ndim >= rank]
             for j in [*which, None] if len(which) > 1 else which:
                 def convert(x: np.ndarray, make=make, rank=rank) -> np.ndarray:
-                    return make(x) if x.ndim >= rank else _copy(x)
+                    return make(x) if x.ndim >= rank else copy_of(x)
                 who = f"{names[j]} as {layout}" if j is not None else \
                     f"every argument as {layout}"
                 note = f" with {who}"
@@ -444,22 +246,22 @@ def self_consistent(subject: Subject) -> None:
 
 
 def _f64(x: Any) -> list[np.ndarray]:
-    return [np.asarray(v, np.float64) for v in _leaves(x)]
+    return [np.asarray(v, np.float64) for v in leaves(x)]
 
 
 def _consistent(subject: Subject, one: Call, two: Call, k: int) -> None:
     """One identity between two of the op's functions (``k``: the input differentiated)."""
     what = "self_consistent: "
     if two.name.endswith("_backward") and one.name.endswith("_jvp"):
-        u, v = _f64(one.args[one.linear])[0], _f64(two.args[0])  # type: ignore[index]
+        u, cots = _f64(one.args[one.linear or 0])[0], _f64(two.args[0])
         vjp = _f64(invoke(subject, "self_consistent", two, two.fresh()))[0]
         jvp = _f64(invoke(subject, "self_consistent", one, one.fresh()))
         lhs = np.vdot(u, vjp)
-        rhs = sum(np.vdot(t, w) for t, w in zip(jvp, v))
-        terms = max(np.vdot(np.abs(u), np.abs(vjp)),
-                    sum(np.vdot(np.abs(t), np.abs(w)) for t, w in zip(jvp, v)))
+        rhs = sum(np.vdot(t, w) for t, w in zip(jvp, cots))
+        terms = np.asarray(max(np.vdot(np.abs(u), np.abs(vjp)),
+                               sum(np.vdot(np.abs(t), np.abs(w)) for t, w in zip(jvp, cots))))
         return _compare(subject, f"{what}⟨u, {two.name}(v)⟩ vs ⟨{one.name}(u), v⟩", lhs,
-                        np.float64(rhs), two, lambda: [np.float64(terms)])
+                        np.float64(rhs), two, lambda: [terms])
     jac = _f64(invoke(subject, "self_consistent", one, one.fresh()))[0]
     x = np.asarray(one.args[k])
     if jac.shape[jac.ndim - x.ndim:] != x.shape:
@@ -476,14 +278,15 @@ def _consistent(subject: Subject, one: Call, two: Call, k: int) -> None:
         v = _f64(two.args[0])[0]
         expected = np.tensordot(v, jac, n_out)
         terms = np.tensordot(np.abs(v), np.abs(jac), n_out)
-        return _compare(subject, f"{what}{two.name}(v) vs vᵀ·{one.name}", _leaves(result)[0],
-                        expected.astype(_leaves(result)[0].dtype), two, lambda: [terms])
-    u = _f64(two.args[two.linear])[0]  # type: ignore[index]
+        return _compare(subject, f"{what}{two.name}(v) vs vᵀ·{one.name}", leaves(result)[0],
+                        expected.astype(leaves(result)[0].dtype), two, lambda: [terms])
+    t = two.linear or 0  # the JVP's tangent
+    u = _f64(two.args[t])[0]
     expected = np.tensordot(jac, u, x.ndim)
     terms = np.tensordot(np.abs(jac), np.abs(u), x.ndim)
-    _compare(subject, f"{what}{two.name}({two.arg_name(two.linear)}) vs {one.name}·"  # type: ignore[arg-type]
-             f"{two.arg_name(two.linear)}", _leaves(result)[0],  # type: ignore[arg-type]
-             expected.astype(_leaves(result)[0].dtype), two, lambda: [terms])
+    _compare(subject, f"{what}{two.name}({two.arg_name(t)}) vs {one.name}·{two.arg_name(t)}",
+             leaves(result)[0],
+             expected.astype(leaves(result)[0].dtype), two, lambda: [terms])
 
 
 CONTRACTS: dict[str, Callable[[Subject], None]] = {
