@@ -16,7 +16,8 @@ framework (these checks import none and need no reference):
   bigger array, the gaps filled with NaN) and in Fortran order, then all of them at once, gives
   the result of C-contiguous arguments (within the allowance: BLAS may sum in another order);
 - ``self_consistent``: the module agrees with itself: ⟨u, VJP(v)⟩ = ⟨JVP(u), v⟩, the VJP and
-  the JVP equal vᵀJ and J·u for its Jacobian J, its Hessian is symmetric and H·v is its HVP.
+  the JVP equal vᵀJ and J·u for its Jacobian J, its Hessian is symmetric and H·v is its HVP
+  (for the ops whose API has these: activations, softmax-like ops and losses).
 
 Each contract takes a ``Subject`` (one case of one op, one module) and returns, fails with a
 diagnosis whose first line names the contract, the function and the argument, or skips with a
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -172,7 +174,7 @@ def linear_in_g(subject: Subject) -> None:
     if not calls:
         pytest.skip(f"linear_in_g: {subject.module.__name__} provides no {subject.spec.name}"
                     "_backward, _jvp or _hvp")
-    rng = np.random.default_rng([subject.seed, 7])
+    rng = np.random.default_rng([subject.seed, zlib.crc32(subject.case.key.encode()), 7])
     for call in calls:
         i = call.linear
         assert i is not None
@@ -295,6 +297,11 @@ CONTRACTS: dict[str, Callable[[Subject], None]] = {
 }
 
 
+#: the kinds of op whose API has a JVP, a Jacobian or a Hessian (tests/test_second_order.py):
+#: self_consistent runs on these (the others have only a backward to compare with itself)
+SECOND_FUNCTIONS = ("elementwise", "axis", "loss")
+
+
 def contract_cases() -> Iterator[tuple[Case, str, bool]]:
     """(case, contract, read_only) for every op × parameters × contract shape × dtype."""
     from .cases import all_cases
@@ -303,7 +310,9 @@ def contract_cases() -> Iterator[tuple[Case, str, bool]]:
         shapes = contract_shapes(case.spec)
         if case.shape in shapes:
             for contract in CONTRACTS:
-                yield case, contract, case.shape == shapes[0]
+                if contract != "self_consistent" or case.spec.jacobian or \
+                        case.spec.kind in SECOND_FUNCTIONS:
+                    yield case, contract, case.shape == shapes[0]
 
 
 def case_id(case: Case, contract: str) -> str:
