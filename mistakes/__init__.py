@@ -240,6 +240,7 @@ from . import layers_conv, layers_norm  # noqa: E402,F401  (their entries regist
 
 BY_KEY = {m.key: m for m in MISTAKES}
 assert len(BY_KEY) == len(MISTAKES), "mistake names must be unique"
+from . import contracts  # noqa: E402,F401  (CONTRACT_MISTAKES: in BY_KEY, not MISTAKES)
 
 
 class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):

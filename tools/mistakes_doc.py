@@ -4,7 +4,9 @@
 
 Runs the matrix of each mistake's op (torch cases) against ``--impl
 mistakes.<key>`` (``mistakes/``) and records which cases fail and the first failure, verbatim:
-what a user reads first. ``meta_tests/test_mistakes.py`` checks the page is current.
+what a user reads first; for the contract mistakes (``mistakes/contracts.py``), the op's
+contract cases (``tests/test_contracts.py``, no framework). ``meta_tests/test_mistakes.py`` and
+``meta_tests/test_contract_mistakes.py`` check the page is current.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from pathlib import Path
 
 import reference
 from mistakes import MISTAKES, Mistake
-from mistakes.check import Outcome, caught_by, run_matrix
+from mistakes.check import ROOT, Outcome, caught_by, run_matrix
+from mistakes.contracts import CONTRACT_MISTAKES
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "MISTAKES.md"
+CONTRACT_TESTS = ROOT / "tests" / "test_contracts.py"
+CONTRACT_CASES = "not slow"  # the marker expression that selects them all (no backend marker)
 
 INTRO = """\
 # How gradient formulas go wrong: a catalog, and what the suite says
@@ -39,6 +44,23 @@ passes them, and that this page is current.
 
 How to read a message: [README, "Reading a failure"](../README.md#reading-a-failure).
 """
+
+
+CONTRACTS_INTRO = """\
+## Contracts beyond values
+
+These formulas return the right numbers, so the matrix above passes most of them, but they
+break what a caller relies on besides the values: they write into their arguments, keep state
+between calls, are not linear in the upstream gradient, depend on the arguments' memory layout
+or contradict the module's own JVP
+([`mistakes/contracts.py`](../mistakes/contracts.py)). The contract cases
+([`tests/test_contracts.py`](../tests/test_contracts.py), no framework needed) ran against each;
+below each one is the first failure, verbatim. `meta_tests/test_contract_mistakes.py` proves
+that each fails exactly its contract, on its op's cases only, and that impl keeps every
+contract.
+
+| # | mistake | from | replaces | contract broken | failing cases |
+|---|---|---|---|---|---|"""
 
 
 def failing(outcome: Outcome) -> str:
@@ -67,7 +89,15 @@ def main() -> int:
                      f"`{m.replaces}` | {caught_by(test, message)} | "
                      f"{len(outcome.failures)} |")
         details += section(i, m, outcome)
-    DOC.write_text("\n".join([INTRO, *table, "", *details]))
+    contracts: list[str] = []
+    notes: list[str] = []
+    for i, m in enumerate(CONTRACT_MISTAKES, len(MISTAKES) + 1):
+        outcome = run_matrix(m.module, m.op, refs=CONTRACT_CASES, path=CONTRACT_TESTS)
+        contracts.append(f"| {i} | [{m.what}](#{i}-{m.key}) | {m.source} | `{m.replaces}` | "
+                         f"{m.contract} | {len(outcome.failures)} |")
+        notes += section(i, m, outcome)
+    DOC.write_text("\n".join([INTRO, *table, "", *details, CONTRACTS_INTRO, *contracts, "",
+                              *notes]))
     print(f"wrote {DOC}")
     return 0
 
