@@ -81,6 +81,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         case, ref = params.get("case"), params.get("ref")
+        if case is not None and "contract" in params:  # the contracts: one column of their own
+            ref = "contracts"
         if case is not None and ref is not None:
             item.user_properties += [("op", case.spec.label), ("reference", ref),
                                      ("check", getattr(item, "originalname", item.name))]
