@@ -76,14 +76,18 @@ def set_enabled(flag: bool) -> bool:
     return previous
 
 
+_DIRS: dict[str | None, Path | None] = {}  # GRADVERIFY_CACHE's value -> the directory
+
+
 def directory() -> Path | None:
     """The cache directory, or None when the cache is off."""
     if not _enabled:
         return None
     where = os.environ.get(ENV)
-    if where is None:
-        return DEFAULT_DIR / f"v{FORMAT}"
-    return None if where.strip().lower() in OFF else Path(where) / f"v{FORMAT}"
+    if where not in _DIRS:
+        _DIRS[where] = (DEFAULT_DIR / f"v{FORMAT}" if where is None else
+                        None if where.strip().lower() in OFF else Path(where) / f"v{FORMAT}")
+    return _DIRS[where]
 
 
 # -- the key ---------------------------------------------------------------------------------
@@ -164,8 +168,8 @@ def make_key(name: str, device: str, method: str, *parts: Any) -> str:
 
 
 # -- entries ---------------------------------------------------------------------------------
-def _path(root: Path, key: str) -> Path:
-    return root / key[:2] / key[2:]
+def _path(root: Path, key: str) -> str:
+    return os.path.join(root, key[:2], key[2:])
 
 
 def load(key: str) -> tuple[bool, Any]:
@@ -174,7 +178,8 @@ def load(key: str) -> tuple[bool, Any]:
     if root is None:
         return False, None
     try:
-        blob = _path(root, key).read_bytes()
+        with open(_path(root, key), "rb") as f:
+            blob = f.read()
     except OSError:
         return False, None
     payload = blob[len(MAGIC) + DIGEST:]
@@ -200,8 +205,8 @@ def store(key: str, value: Any) -> None:
     path = _path(root, key)
     tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
         with os.fdopen(fd, "wb") as f:
             f.write(MAGIC + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload)
         os.replace(tmp, path)
