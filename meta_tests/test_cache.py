@@ -267,24 +267,31 @@ SELECTION = ("relu6-torch-float64-3x4 or relu6-jax-float64-3x4 or mse-torch-floa
              "relu6-jax-relu6")
 
 
-def test_a_warm_run_imports_no_framework(tmp_path: Path) -> None:
-    """The same selection twice with an empty cache: the second run passes as many cases and
-    never imports torch or jax (a plugin writes the loaded framework modules to a file)."""
+def test_a_warm_run_imports_no_framework(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture) -> None:
+    """A selection run cold in this process (its frameworks are loaded already) fills an empty
+    cache; the same selection in a fresh interpreter then passes as many cases and never
+    imports torch or jax (a plugin writes the loaded framework modules to a file)."""
     for name in ("torch", "jax"):
         _ref(name)
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "cache"))
     (tmp_path / "gv_watch.py").write_text(WATCH)
-    env = {**os.environ, cache.ENV: str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path),
+    tests = ["tests/test_matrix.py", "tests/test_second_order.py", "tests/test_kinks.py",
+             "tests/test_mlp.py"]
+    args = ["-k", SELECTION, "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "--no-header"]
+    stores = cache.STATS["stores"]
+    code = pytest.main([*(str(ROOT / t) for t in tests), f"--rootdir={ROOT}", *args])
+    cold = capsys.readouterr().out.splitlines()[-1]
+    assert code == 0, cold
+    stored = cache.STATS["stores"] - stores
+    env = {**os.environ, "PYTHONPATH": str(tmp_path),
            "GRADVERIFY_WATCH": str(tmp_path / "loaded.txt")}
-    args = [sys.executable, "-m", "pytest", "tests/test_matrix.py", "tests/test_second_order.py",
-            "tests/test_kinks.py", "tests/test_mlp.py", "-k", SELECTION,
-            "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "gv_watch", "-q", "--no-header"]
-    runs = []
-    for _ in range(2):
-        done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=600)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        runs.append(((tmp_path / "loaded.txt").read_text().split(), done.stdout.splitlines()[-1]))
-    (cold, cold_tail), (warm, warm_tail) = runs
-    assert "torch" in cold and "jax" in cold  # the selection needs both when cold
-    assert warm == [], f"a warm run imported {warm}"
-    assert cold_tail.split(" in ")[0] == warm_tail.split(" in ")[0]  # "N passed, ..."
+    done = subprocess.run([sys.executable, "-m", "pytest", *tests, *args, "-p", "gv_watch"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    warm = done.stdout.splitlines()[-1]
+    loaded = (tmp_path / "loaded.txt").read_text().split()
+    assert loaded == [], f"a warm run imported {loaded}"
+    passed = cold.split(" passed")[0]
+    assert passed.isdigit() and stored >= int(passed) > 0, cold  # each case stored a value
+    assert cold.split(" in ")[0] == warm.split(" in ")[0]  # "35 passed, N deselected"
