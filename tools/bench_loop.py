@@ -1,0 +1,169 @@
+"""The edit-run loop, measured: a cold run (empty reference cache) against warm runs.
+
+    python -m tools.bench_loop [--workers 2] [--impl impl] [--warm 3] [--full] [--cold-jax]
+
+In one invocation, with a fresh temporary ``GRADVERIFY_CACHE``: ``pytest tests -n W`` cold, then
+the same command ``--warm`` times (the cache now full), then a serial warm run with per-phase
+CPU times per case (setup, call, teardown, the whole protocol: this module is also the pytest
+plugin that measures them), the collection time, and with ``--full`` the full default run
+(tests and meta-tests) cold. ``--cold-jax`` also gives the cold run an empty JAX compilation
+cache (a clean clone); by default jax's persistent compilation cache is left as it is, so the
+cold run is what every run cost before the reference cache. Each run records its wall time,
+its CPU time (children's user + system) and the load average before it, since the machine may
+be shared: the CPU time is the steadier number. Writes ``reports/bench_loop.md``.
+Never part of the test suite (no timed assertions anywhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "reports" / "bench_loop.md"
+PHASES_ENV = "GRADVERIFY_BENCH_PHASES"
+
+
+# -- the pytest plugin (``-p tools.bench_loop``): CPU per phase per case ---------------------
+_T: dict[str, float] = {"setup": 0.0, "call": 0.0, "teardown": 0.0, "protocol": 0.0, "n": 0}
+
+
+def _timed(phase: str) -> Any:
+    import pytest
+
+    @pytest.hookimpl(hookwrapper=True)
+    def hook(*args: Any, **kwargs: Any) -> Any:
+        t = time.process_time()
+        yield
+        _T[phase] += time.process_time() - t
+        _T["n"] += phase == "protocol"
+
+    return hook
+
+
+if os.environ.get(PHASES_ENV):
+    pytest_runtest_setup = _timed("setup")
+    pytest_runtest_call = _timed("call")
+    pytest_runtest_teardown = _timed("teardown")
+    pytest_runtest_protocol = _timed("protocol")
+
+    def pytest_unconfigure(config: Any) -> None:
+        n = _T["n"] or 1
+        out = {k: 1e6 * v / n for k, v in _T.items() if k != "n"} | {"n": _T["n"]}
+        Path(os.environ[PHASES_ENV]).write_text(json.dumps(out))
+
+
+# -- the benchmark -----------------------------------------------------------------------------
+def run(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run ``cmd`` at the repository root: wall and CPU seconds, load, the last line."""
+    load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
+    print(f"  {wall:6.1f} s wall, {cpu:6.1f} s CPU, load {load:.1f}: {tail}", flush=True)
+    return {"wall": wall, "cpu": cpu, "load": load, "rc": done.returncode, "tail": tail}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workers", default="2", help="pytest-xdist workers (default 2)")
+    ap.add_argument("--impl", default="impl", help="a correct module under test (default impl)")
+    ap.add_argument("--warm", type=int, default=3, help="warm runs (default 3; the median counts)")
+    ap.add_argument("--full", action="store_true", help="also the full default run, cold")
+    ap.add_argument("--cold-jax", action="store_true",
+                    help="an empty jax compilation cache for the cold runs too")
+    ap.add_argument("--no-write", action="store_true", help=f"do not write {REPORT.name}")
+    args = ap.parse_args(argv)
+
+    py = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--impl={args.impl}"]
+    tests = [*py, "tests", "-n", args.workers]
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="gradverify-bench-") as tmp:
+        env = {**os.environ, "GRADVERIFY_CACHE": str(Path(tmp) / "cache")}
+        cold_env = dict(env)
+        if args.cold_jax:
+            cold_env["GRADVERIFY_JAX_CACHE"] = str(Path(tmp) / "jax")
+        print(f"cold: {' '.join(tests[1:])}", flush=True)
+        results["cold"] = run(tests, cold_env)
+        results["warm"] = []
+        for i in range(args.warm):
+            print(f"warm {i + 1}:", flush=True)
+            results["warm"].append(run(tests, env))
+        print("collection only:", flush=True)
+        results["collect"] = run([*py, "tests", "-p", "no:xdist", "--collect-only"], env)
+        phases = Path(tmp) / "phases.json"
+        print("serial warm run, CPU per phase per case:", flush=True)
+        results["serial"] = run([*py, "tests", "-p", "no:xdist", "-p", "tools.bench_loop"],
+                                {**env, PHASES_ENV: str(phases)})
+        results["phases"] = json.loads(phases.read_text()) if phases.is_file() else {}
+        if args.full:
+            full_env = {**cold_env, "GRADVERIFY_CACHE": str(Path(tmp) / "full")}
+            print(f"full default run, cold: pytest -n {args.workers}", flush=True)
+            results["full"] = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                                   "-n", args.workers], full_env)
+    text = render(results, args)
+    print(text)
+    if not args.no_write:
+        REPORT.write_text(text)
+        print(f"written to {REPORT.relative_to(ROOT)}")
+    return 0
+
+
+def render(r: dict[str, Any], args: argparse.Namespace) -> str:
+    cold, warm = r["cold"], r["warm"]
+    walls = [w["wall"] for w in warm] or [float("nan")]
+    med = statistics.median(walls)
+    med_cpu = statistics.median([w["cpu"] for w in warm] or [float("nan")])
+    ph = r.get("phases", {})
+
+    def row(name: str, x: dict[str, Any]) -> str:
+        return (f"| {name} | {x['wall']:.1f} | {x['cpu']:.1f} | {x['load']:.1f} | "
+                f"{x['rc']} | {x['tail']} |")
+
+    lines = [
+        "# The edit-run loop: cold against warm",
+        "",
+        f"`python -m tools.bench_loop --workers {args.workers} --impl {args.impl} "
+        f"--warm {args.warm}{' --full' if args.full else ''}"
+        f"{' --cold-jax' if args.cold_jax else ''}`, on {os.cpu_count()} cores "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}). CPU is the children's user + "
+        "system time; load is the 1-minute load average just before the run (this machine is "
+        "shared: wall times move with it, CPU times much less).",
+        "",
+        "| run | wall s | CPU s | load | exit | result |",
+        "|---|---|---|---|---|---|",
+        row("cold (empty reference cache)", cold),
+        *(row(f"warm {i + 1}", w) for i, w in enumerate(warm)),
+        row("collection only (serial)", r["collect"]),
+        row("serial warm, phases measured", r["serial"]),
+        *([row("full default run (tests + meta-tests), cold", r["full"])] if "full" in r else []),
+        "",
+        f"Warm / cold: {med / cold['wall']:.1%} of the wall time (median warm {med:.1f} s against "
+        f"{cold['wall']:.1f} s), {med_cpu / cold['cpu']:.1%} of the CPU time.",
+    ]
+    if ph:
+        lines += [
+            "",
+            f"Serial warm run, CPU µs per case ({ph['n']} cases): setup {ph['setup']:.0f}, "
+            f"call {ph['call']:.0f}, teardown {ph['teardown']:.0f}; whole protocol (with "
+            f"reporting) {ph['protocol']:.0f}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
