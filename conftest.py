@@ -89,9 +89,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                                      ("check", getattr(item, "originalname", item.name))]
 
 
-@pytest.fixture(autouse=True)
-def _seed_global_rng(request: pytest.FixtureRequest) -> None:
-    np.random.seed(request.config.getoption("seed"))
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Seed the global RNG before every test (a hook: an autouse fixture costs ~20 µs a case)."""
+    np.random.seed(item.config.getoption("seed"))
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,18 @@ def _timed(phase: str) -> Any:
     return hook
 
 
+STATS_ENV = "GRADVERIFY_BENCH_STATS"
+
+if os.environ.get(STATS_ENV):
+
+    def pytest_sessionfinish(session: Any) -> None:
+        """Append this process's cache hits and misses (each xdist worker writes a line)."""
+        from reference import cache
+
+        with open(os.environ[STATS_ENV], "a") as f:
+            f.write(json.dumps(cache.STATS) + "\n")
+
+
 if os.environ.get(PHASES_ENV):
     pytest_runtest_setup = _timed("setup")
     pytest_runtest_call = _timed("call")
@@ -64,7 +76,12 @@ if os.environ.get(PHASES_ENV):
 
 # -- the benchmark -----------------------------------------------------------------------------
 def run(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run ``cmd`` at the repository root: wall and CPU seconds, load, the last line."""
+    """Run ``cmd`` at the repository root: wall and CPU seconds, load, the last line, and the
+    reference cache's hits and misses summed over the processes."""
+    stats = Path(env["GRADVERIFY_CACHE"] + ".stats")
+    stats.unlink(missing_ok=True)
+    env = {**env, STATS_ENV: str(stats)}
+    cmd = [*cmd, "-p", "tools.bench_loop"]
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -73,8 +90,13 @@ def run(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
-    print(f"  {wall:6.1f} s wall, {cpu:6.1f} s CPU, load {load:.1f}: {tail}", flush=True)
-    return {"wall": wall, "cpu": cpu, "load": load, "rc": done.returncode, "tail": tail}
+    lines = stats.read_text().splitlines() if stats.is_file() else []
+    hits = sum(json.loads(x)["hits"] for x in lines)
+    misses = sum(json.loads(x)["misses"] for x in lines)
+    print(f"  {wall:6.1f} s wall, {cpu:6.1f} s CPU, load {load:.1f}, cache {hits} hits "
+          f"{misses} misses: {tail}", flush=True)
+    return {"wall": wall, "cpu": cpu, "load": load, "rc": done.returncode, "tail": tail,
+            "hits": hits, "misses": misses}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full", action="store_true", help="also the full default run, cold")
     ap.add_argument("--cold-jax", action="store_true",
                     help="an empty jax compilation cache for the cold runs too")
+    ap.add_argument("--env-bytecode", action="store_true",
+                    help="keep PYTHONDONTWRITEBYTECODE as the environment sets it (default: "
+                    "write bytecode under a temporary PYTHONPYCACHEPREFIX, as a usual setup "
+                    "caches it; pytest's rewritten test modules and hypothesis included)")
     ap.add_argument("--no-write", action="store_true", help=f"do not write {REPORT.name}")
     args = ap.parse_args(argv)
 
@@ -94,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="gradverify-bench-") as tmp:
         env = {**os.environ, "GRADVERIFY_CACHE": str(Path(tmp) / "cache")}
+        if not args.env_bytecode:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         cold_env = dict(env)
         if args.cold_jax:
             cold_env["GRADVERIFY_JAX_CACHE"] = str(Path(tmp) / "jax")
@@ -107,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         results["collect"] = run([*py, "tests", "-p", "no:xdist", "--collect-only"], env)
         phases = Path(tmp) / "phases.json"
         print("serial warm run, CPU per phase per case:", flush=True)
-        results["serial"] = run([*py, "tests", "-p", "no:xdist", "-p", "tools.bench_loop"],
-                                {**env, PHASES_ENV: str(phases)})
+        results["serial"] = run([*py, "tests", "-p", "no:xdist"], {**env, PHASES_ENV: str(phases)})
         results["phases"] = json.loads(phases.read_text()) if phases.is_file() else {}
         if args.full:
             full_env = {**cold_env, "GRADVERIFY_CACHE": str(Path(tmp) / "full")}
@@ -132,20 +160,21 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
 
     def row(name: str, x: dict[str, Any]) -> str:
         return (f"| {name} | {x['wall']:.1f} | {x['cpu']:.1f} | {x['load']:.1f} | "
-                f"{x['rc']} | {x['tail']} |")
+                f"{x['hits']} / {x['misses']} | {x['rc']} | {x['tail']} |")
 
     lines = [
         "# The edit-run loop: cold against warm",
         "",
         f"`python -m tools.bench_loop --workers {args.workers} --impl {args.impl} "
         f"--warm {args.warm}{' --full' if args.full else ''}"
-        f"{' --cold-jax' if args.cold_jax else ''}`, on {os.cpu_count()} cores "
+        f"{' --cold-jax' if args.cold_jax else ''}"
+        f"{' --env-bytecode' if args.env_bytecode else ''}`, on {os.cpu_count()} cores "
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}). CPU is the children's user + "
         "system time; load is the 1-minute load average just before the run (this machine is "
         "shared: wall times move with it, CPU times much less).",
         "",
-        "| run | wall s | CPU s | load | exit | result |",
-        "|---|---|---|---|---|---|",
+        "| run | wall s | CPU s | load | cache hits / misses | exit | result |",
+        "|---|---|---|---|---|---|---|",
         row("cold (empty reference cache)", cold),
         *(row(f"warm {i + 1}", w) for i, w in enumerate(warm)),
         row("collection only (serial)", r["collect"]),
