@@ -1,6 +1,7 @@
 """The edit-run loop, measured: a cold run (empty reference cache) against warm runs.
 
     python -m tools.bench_loop [--workers 2] [--impl impl] [--warm 3] [--full] [--cold-jax]
+                               [--env-bytecode]
 
 In one invocation, with a fresh temporary ``GRADVERIFY_CACHE``: ``pytest tests -n W`` cold, then
 the same command ``--warm`` times (the cache now full), then a serial warm run with per-phase
@@ -10,7 +11,10 @@ plugin that measures them), the collection time, and with ``--full`` the full de
 cache (a clean clone); by default jax's persistent compilation cache is left as it is, so the
 cold run is what every run cost before the reference cache. Each run records its wall time,
 its CPU time (children's user + system) and the load average before it, since the machine may
-be shared: the CPU time is the steadier number. Writes ``reports/bench_loop.md``.
+be shared: the CPU time is the steadier number. Python bytecode (and pytest's rewritten test
+modules, hypothesis's among them) is cached under a temporary ``PYTHONPYCACHEPREFIX`` as a usual
+setup caches it; ``--env-bytecode`` keeps ``PYTHONDONTWRITEBYTECODE`` as the environment sets it.
+Writes ``reports/bench_loop.md``.
 Never part of the test suite (no timed assertions anywhere).
 """
 
