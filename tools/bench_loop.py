@@ -56,14 +56,26 @@ def _timed(phase: str) -> Any:
 
 STATS_ENV = "GRADVERIFY_BENCH_STATS"
 
+_MISSED: list[str] = []
+
 if os.environ.get(STATS_ENV):
+    import pytest
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(item: Any) -> Any:
+        from reference import cache
+
+        misses = cache.STATS["misses"]
+        yield
+        if cache.STATS["misses"] != misses:
+            _MISSED.append(f"{item.nodeid} ({cache.STATS['misses'] - misses})")
 
     def pytest_sessionfinish(session: Any) -> None:
         """Append this process's cache hits and misses (each xdist worker writes a line)."""
         from reference import cache
 
         with open(os.environ[STATS_ENV], "a") as f:
-            f.write(json.dumps(cache.STATS) + "\n")
+            f.write(json.dumps({**cache.STATS, "missed": _MISSED}) + "\n")
 
 
 if os.environ.get(PHASES_ENV):
@@ -97,10 +109,13 @@ def run(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
     lines = stats.read_text().splitlines() if stats.is_file() else []
     hits = sum(json.loads(x)["hits"] for x in lines)
     misses = sum(json.loads(x)["misses"] for x in lines)
+    missed = [m for x in lines for m in json.loads(x)["missed"]]
+    if missed and hits:
+        print(f"  missed: {missed[:10]}", flush=True)
     print(f"  {wall:6.1f} s wall, {cpu:6.1f} s CPU, load {load:.1f}, cache {hits} hits "
           f"{misses} misses: {tail}", flush=True)
     return {"wall": wall, "cpu": cpu, "load": load, "rc": done.returncode, "tail": tail,
-            "hits": hits, "misses": misses}
+            "hits": hits, "misses": misses, "missed": missed}
 
 
 def main(argv: list[str] | None = None) -> int:
