@@ -41,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.cache_was_on = reference_cache.set_enabled(  # type: ignore[attr-defined]
         not config.getoption("no_cache", False))
-    if config.getoption("clear_cache", False) and not hasattr(config, "workerinput"):  # xdist controller
+    if config.getoption("clear_cache", False) and not hasattr(config, "workerinput"):  # once
         reference_cache.clear()
     config.pluginmanager.register(SummaryPlugin(config.getoption("report_dir")), "summary")
     config.pluginmanager.register(FailureDigest(), "failure-digest")
