@@ -19,3 +19,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--device", default="cpu", choices=("cpu", "cuda"),
                     help="device of the torch and jax references")
     group.addoption("--report-dir", default=None, help="write the summary matrix here")
+    group.addoption("--no-cache", action="store_true", default=False,
+                    help="compute every reference value afresh: neither read nor write the "
+                    "reference cache (.cache/reference, GRADVERIFY_CACHE)")
+    group.addoption("--clear-cache", action="store_true", default=False,
+                    help="delete the reference cache before the run (python -m reference.cache "
+                    "--clear does the same)")

@@ -127,9 +127,11 @@ def test_mlp(net: Net, ref: str, dtype: str, impl_module, seed, device):
     head = net.head
     d_w, d_b, dx = call_impl(backward, x, y, params[0::2], params[1::2], net.activations,
                              head[3], net.layout, head[4])
-    f = mlp(r, net.activations, head[3], net.layout, head[4])
     argnums = [0, *range(2, 2 + len(params))]
-    expected = r.vjp(f, [x, y, *params], np.asarray(1.0, dtype), argnums)
+    expected = r.cached(  # networks are keyed here (reference/cache.py): no framework when cached
+        "mlp", lambda r: r.vjp(mlp(r, net.activations, head[3], net.layout, head[4]),
+                               [x, y, *params], np.asarray(1.0, dtype), argnums),
+        [x, y, *params], net=net.id, acts=net.activations, head=head, argnums=argnums)
     actual = [dx] + [g for pair in zip(d_w, d_b) for g in pair]
     names = ["dx"] + [f"{k}{i + 1}" for i in range(net.depth) for k in ("dW", "db")]
     context = (f"network {net.id}: activations {net.activations}, loss {head[3]} {head[4]}, "
@@ -158,8 +160,9 @@ def test_theorem_6_1(head, ref, dtype, impl_module, seed, device):
     context = f"Theorem 6.1, {act} + {loss}, Z of shape 4x{m}, dtype {dtype}, seed {seed}"
     check(delta, (o - y) / 4, what="δ vs (O − Y)/N", dtype=dtype,
           tol=tolerance(dtype, "grad", ref), ref=ref, context=context)
-    expected = r.vjp(lambda z, y: r.ops[loss](r.ops[act](z), y, **lp), [z, y],
-                     np.asarray(1.0, dtype), [0])[0]
+    expected = r.cached("theorem 6.1", lambda r: r.vjp(
+        lambda z, y: r.ops[loss](r.ops[act](z), y, **lp), [z, y], np.asarray(1.0, dtype), [0]),
+        [z, y], act=act, loss=loss, lp=lp)[0]
     check(delta, expected, what=f"δ vs {ref}", dtype=dtype, tol=tolerance(dtype, "grad", ref),
           ref=ref,
           context=context)
@@ -176,8 +179,9 @@ def test_park_code4(ref, dtype, impl_module, seed, device):
     x, y, params = net.data(seed, dtype)
     d_w, d_b, dx = call_impl(impl_function(impl_module, "mlp_backward"), x, y, params[0::2],
                              params[1::2], acts, "cross_entropy", "cols")
-    f = mlp(r, acts, "cross_entropy", "cols")
-    expected = r.vjp(f, [x, y, *params], np.asarray(1.0, dtype), [0, *range(2, 8)])
+    expected = r.cached("park code 4", lambda r: r.vjp(
+        mlp(r, acts, "cross_entropy", "cols"), [x, y, *params], np.asarray(1.0, dtype),
+        [0, *range(2, 8)]), [x, y, *params], acts=acts)
     names = ["dX"] + [f"{k}[{i}]" for i in (1, 2, 3) for k in ("dW", "db")]
     _compare([dx] + [g for p in zip(d_w, d_b) for g in p], expected, names, ref, dtype,
              f"Park Python Code 4, widths {net.widths}, N = 5, dtype {dtype}, seed {seed}")
@@ -196,12 +200,13 @@ def test_seed003_network(hidden, ref, dtype, impl_module, device):
     acts = [hidden] * 3 + ["sigmoid"]
     ws = [np.ones((1, 1), dtype) for _ in acts]
     bs = [np.zeros(1, dtype) for _ in acts]
-    f = mlp(r, acts, "bce", "rows", {"reduction": "sum"})
     for x0 in (-2.0, 0.5, 3.0):
         x, y = np.full((1, 1), x0, dtype), np.ones((1, 1), dtype)
         d_w, _, _ = call_impl(backward, x, y, ws, bs, acts, "bce", "rows", {"reduction": "sum"})
         params = [p for pair in zip(ws, bs) for p in pair]
-        expected = r.vjp(f, [x, y, *params], np.asarray(1.0, dtype), [2, 4, 6, 8])
+        expected = r.cached("seed 003", lambda r: r.vjp(
+            mlp(r, acts, "bce", "rows", {"reduction": "sum"}), [x, y, *params],  # noqa: B023
+            np.asarray(1.0, dtype), [2, 4, 6, 8]), [x, y, *params], acts=acts)
         _compare(d_w, expected, [f"dL/dW{i}" for i in (1, 2, 3, 4)], ref, dtype,
                  f"seed 003 network, {hidden} hidden layers, x = {x0}, y = 1")
         if hidden == "sigmoid":

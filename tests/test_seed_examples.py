@@ -46,7 +46,7 @@ def test_seed000_activation_jacobian(act, ref, dtype, impl_module, seed, device,
     r = use_reference(ref, device)
     x, w, b = _seed000(seed, dtype)
     z = x @ w + b
-    expected = r.jacobian(r.op(act), [z], [0])[0]
+    expected = r.cached("jacobian", lambda r: r.jacobian(r.op(act), [z], [0]), [z], act=act)[0]
     actual = call_impl(impl_function(impl_module, f"{act}_jacobian"), z)
     check(actual, expected, what=f"seed 000: {act}_jacobian at Z = XW + b vs {ref}", dtype=dtype,
           tol=tolerance(dtype, "grad", ref),
@@ -66,10 +66,9 @@ def test_seed000_dense_layer(act, ref, dtype, impl_module, seed, device, request
     dz = call_impl(fn[f"{act}_backward"], delta, z)
     actual = call_impl(fn["dense_backward"], dz, x, w, b)
 
-    def loss(x, w, b):
-        return r.ops["sum_of_squares"](r.ops[act](r.ops["dense"](x, w, b)))
-
-    expected = r.vjp(loss, [x, w, b], np.asarray(1.0, dtype), [0, 1, 2])
+    expected = r.cached("seed 000 layer", lambda r: r.vjp(
+        lambda x, w, b: r.ops["sum_of_squares"](r.ops[act](r.ops["dense"](x, w, b))),
+        [x, w, b], np.asarray(1.0, dtype), [0, 1, 2]), [x, w, b], act=act)
     context = f"seed 000 layer {M}x{N}to{NO} with {act} and L = Σ ŷ², dtype {dtype}, seed {seed}"
     for name, act_, exp in zip(("dX", "dW", "db"), actual, expected):
         check(act_, exp, what=f"seed 000: {name} vs {ref}", dtype=dtype,
@@ -96,10 +95,9 @@ def test_park_colmajor_layer(ref, dtype, impl_module, seed, device):
     check(dz, (a - y) / n, what="Park Theorem 6.1: dZ = (A − Y)/N", dtype=dtype,
           tol=tolerance(dtype, "grad", "numeric"), context=context)
 
-    def cost(x, w, b, y):
-        return r.ops["l2"](r.ops["dense_colmajor"](x, w, b).T, y.T)
-
-    expected = r.vjp(cost, [x, w, b, y], np.asarray(1.0, dtype), [0, 1, 2])
+    expected = r.cached("park layer", lambda r: r.vjp(
+        lambda x, w, b, y: r.ops["l2"](r.ops["dense_colmajor"](x, w, b).T, y.T),
+        [x, w, b, y], np.asarray(1.0, dtype), [0, 1, 2]), [x, w, b, y])
     actual = call_impl(fn["dense_colmajor_backward"], dz, x, w, b)
     for name, act_, exp in zip(("dX", "dW", "db"), actual, expected):
         check(act_, exp, what=f"Park layer: {name} vs {ref}", dtype=dtype,
