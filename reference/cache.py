@@ -60,7 +60,8 @@ SOURCES = {
     "autograd": ("reference/autograd_ref.py",),
     "numeric": ("reference/numeric.py", "impl/**/*.py"),
 }
-COMMON_SOURCES = ("reference/base.py", "reference/table*.py", "reference/networks.py")
+COMMON_SOURCES = ("reference/base.py", "reference/table*.py", "reference/networks.py",
+                  "reference/nets_*.py")
 
 #: hits, misses, stores and corrupt entries in this process (meta-tests and benchmarks read it)
 STATS = {"hits": 0, "misses": 0, "stores": 0, "corrupt": 0}

@@ -12,8 +12,9 @@ derivative is therefore also estimated from each side alone, with the second-ord
 stencils (3f(x) − 4f(x ∓ h) + f(x ∓ 2h)) / (±2h) (chainer's ``detect_nondifferentiable`` compares
 fits on each side the same way). On a smooth function the two differ by (2/3)·h²·f⁽³⁾ ≈ 1e-8·f⁽³⁾;
 across a kink by a fraction of the jump of the derivative. Where they differ by more than
-1e-3 of their size (plus 1e-6 of the largest derivative in that column, plus 64ε|f|/h for the
-rounding of f's own value: a summed loss is large and its rounding is large), the entry is returned
+1e-3 of their size, plus 64ε|f|/h for the rounding of f's own value (a summed loss is large,
+and so is its rounding), plus 1e-6 of the largest derivative computed in the same call (what
+tells the jump of a derivative from noise where a gradient is ~0), the entry is returned
 as NaN, which ``gradverify.diagnose.check`` reads as "not trusted here": the element is left
 out of the comparison with a warning, and the other elements are still compared. (A kink of
 f'' alone, such as elu's at 0, leaves f' continuous: the sides agree, and the central value is
@@ -48,15 +49,24 @@ def differences(fx: Callable[[float], np.ndarray], h: float) -> tuple[np.ndarray
     return central, left, right, f0
 
 
-def _stencil(fx: Callable[[float], np.ndarray], h: float) -> np.ndarray:
-    """The 4th-order central difference, NaN where the one-sided estimates disagree (a kink)."""
+def _stencil(fx: Callable[[float], np.ndarray], h: float) -> tuple[np.ndarray, ...]:
+    """(central difference, |left − right|, the gap a smooth function may show): the one-sided
+    estimates differ by O(h³) on a smooth function, plus the rounding of the one-sided stencils
+    (~8ε|f|/h), and by a fraction of the derivative's jump across a kink."""
     central, left, right, f0 = differences(fx, h)
     with np.errstate(invalid="ignore"):
-        scale = float(np.max(np.abs(central), initial=0.0))
-        noise = 64 * EPS * np.abs(f0) / h  # rounding of the one-sided stencils: ~8ε|f|/h
-        kink = (np.abs(left - right)
-                > 1e-3 * (np.abs(left) + np.abs(right)) + 1e-6 * scale + noise + 1e-12)
-    return np.where(kink, np.nan, central)
+        gap = np.abs(left - right)
+        smooth = 1e-3 * (np.abs(left) + np.abs(right)) + 64 * EPS * np.abs(f0) / h + 1e-12
+    return central, gap, smooth
+
+
+def _mark(results: Sequence[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """The central differences, NaN where the one-sided ones disagree by more than a smooth
+    function allows plus 1e-6 of the largest derivative in all of ``results`` (the scale that
+    tells a derivative's jump from rounding noise)."""
+    scale = max((float(np.nanmax(np.abs(c), initial=0.0)) for c, _, _ in results), default=0.0)
+    with np.errstate(invalid="ignore"):
+        return tuple(np.where(gap > smooth + 1e-6 * scale, np.nan, c) for c, gap, smooth in results)
 
 
 class NumericReference(Reference):
@@ -75,11 +85,12 @@ class NumericReference(Reference):
     def call(self, f: Callable, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return np.asarray(f(*_f64(inputs)))
 
-    def _jac(self, f: Callable, args: list[np.ndarray], i: int) -> np.ndarray:
+    def _jac(self, f: Callable, args: list[np.ndarray], i: int) -> tuple[np.ndarray, ...]:
+        """(Jacobian, gaps, smooth gaps) of f w.r.t. args[i], element by element."""
         x = args[i]
         out_shape = np.shape(f(*args))
-        jac = np.empty(out_shape + x.shape)
-        cols = jac.reshape(out_shape + (x.size,))
+        parts = [np.empty(out_shape + x.shape) for _ in range(3)]
+        cols = [p.reshape(out_shape + (x.size,)) for p in parts]
         flat = x.reshape(-1)  # a view: perturb one element at a time, then restore it
 
         for k in range(x.size):
@@ -89,15 +100,16 @@ class NumericReference(Reference):
                 flat[k] = x0 + t
                 return np.asarray(f(*args), dtype=np.float64)
 
-            cols[..., k] = _stencil(fx, self.step * max(1.0, abs(x0)))
+            for col, value in zip(cols, _stencil(fx, self.step * max(1.0, abs(x0)))):
+                col[..., k] = value
             flat[k] = x0
-        return jac
+        return tuple(parts)
 
     def jacobian(self, f: Callable, inputs: Sequence[np.ndarray],
                  argnums: Sequence[int]) -> Arrays:
         # C order: _jac perturbs elements through a flat view (a transposed input would copy)
         args = [np.array(x, copy=True, order="C") for x in _f64(inputs)]
-        return tuple(self._jac(f, args, i) for i in argnums)
+        return _mark([self._jac(f, args, i) for i in argnums])
 
     def vjp(self, f: Callable, inputs: Sequence[np.ndarray], cotangent: np.ndarray,
             argnums: Sequence[int]) -> Arrays:
@@ -116,7 +128,7 @@ class NumericReference(Reference):
             args[argnum] = x + t * v
             return np.asarray(f(*args), dtype=np.float64)
 
-        return _stencil(fv, self.step * scale / size)
+        return _mark([_stencil(fv, self.step * scale / size)])[0]
 
     def _gradient(self, f: Callable) -> Callable:
         """The gradient of a scalar f: impl's own formula for an impl op, else FD."""
@@ -134,7 +146,7 @@ class NumericReference(Reference):
         if argnum != 0:
             raise NotImplementedError("numeric Hessians differentiate the first input")
         args = [np.array(x, copy=True, order="C") for x in _f64(inputs)]
-        return self._jac(self._gradient(f), args, 0)
+        return _mark([self._jac(self._gradient(f), args, 0)])[0]
 
     def hvp(self, f: Callable, inputs: Sequence[np.ndarray], v: np.ndarray,
             argnum: int = 0) -> np.ndarray:

@@ -39,7 +39,7 @@ def _impl(module, *names):
 def _compare(actual, expected, names, ref, dtype, context):
     for name, a, e in zip(names, actual, expected):
         check(a, e, what=f"{name} vs {ref}", dtype=dtype, tol=tolerance(dtype, "grad", ref),
-              context=context)
+              ref=ref, context=context)
 
 
 # -- the CNN ---------------------------------------------------------------------------------
@@ -83,6 +83,14 @@ def cnn_data(seed: int, dtype: str):
     raise AssertionError("no tie-free, kink-free CNN input in 10000 draws")
 
 
+def _vjp(r, what: str, net, inputs, argnums: list[int]):
+    """The reference's gradients of the scalar network loss (cached: see reference.cache)."""
+    one = np.asarray(1.0, dtype=np.asarray(inputs[0]).dtype if np.issubdtype(
+        np.asarray(inputs[0]).dtype, np.floating) else np.float64)
+    return r.cached(what, lambda r: r.vjp(net(r), list(inputs), one, argnums), list(inputs),
+                    argnums=argnums)
+
+
 @pytest.mark.parametrize("ref,dtype", _params())
 def test_cnn(ref: str, dtype: str, impl_module, seed, device):
     """dx, dW1, db1, dW2, db2, dW3, db3 of the CNN by impl's backward formulas."""
@@ -100,7 +108,7 @@ def test_cnn(ref: str, dtype: str, impl_module, seed, device):
     dp1, dw2, db2 = call_impl(conv_b, call_impl(relu_b, da2, z2), p1, w2, b2, **CNN["conv2"])
     da1 = call_impl(maxp_b, dp1, a1, **CNN["pool1"])
     dx, dw1, db1 = call_impl(conv_b, call_impl(relu_b, da1, z1), x, w1, b1, **CNN["conv1"])
-    expected = r.vjp(cnn(r), list(inputs), np.asarray(1.0, dtype), [0, 2, 3, 4, 5, 6, 7])
+    expected = _vjp(r, "cnn", cnn, inputs, [0, 2, 3, 4, 5, 6, 7])
     _compare([dx, dw1, db1, dw2, db2, dw3, db3], expected,
              ["dx", "dW1", "db1", "dW2", "db2", "dW3", "db3"], ref, dtype,
              f"CNN conv-relu-maxpool-conv-relu-avgpool-dense-sce, x {x.shape}, dtype {dtype}, "
@@ -138,8 +146,7 @@ def test_rnn_classifier(ref: str, dtype: str, impl_module, seed, device):
     dhs = np.zeros_like(hs)
     dhs[:, -1] = dlast
     grads = call_impl(rnn_b, dhs, x, h0, wx, wh, b)
-    expected = r.vjp(rnn_classifier(r), list(inputs), np.asarray(1.0, dtype),
-                     [0, 2, 3, 4, 5, 6, 7])
+    expected = _vjp(r, "rnn classifier", rnn_classifier, inputs, [0, 2, 3, 4, 5, 6, 7])
     _compare([*grads, dw, dc], expected, ["dx", "dh0", "dWx", "dWh", "db", "dW", "dc"], ref,
              dtype, f"one-hot x {x.shape} → rnn → dense(last) → sce, dtype {dtype}, seed {seed}")
 
@@ -169,8 +176,7 @@ def test_lstm_classifier(ref: str, dtype: str, impl_module, seed, device):
         dwx += gwx
         dwh += gwh
         db += gb
-    expected = r.vjp(lstm_classifier(r), list(inputs), np.asarray(1.0, dtype),
-                     [0, 2, 3, 4, 5, 6, 7, 8])
+    expected = _vjp(r, "lstm classifier", lstm_classifier, inputs, [0, 2, 3, 4, 5, 6, 7, 8])
     _compare([dx, dh, dcell, dwx, dwh, db, dw, dc], expected,
              ["dx", "dh0", "dc0", "dWx", "dWh", "db", "dW", "dc"], ref, dtype,
              f"one-hot x {x.shape} → lstm_step × {x.shape[1]} → dense(h_T) → sce, dtype {dtype}, "

@@ -59,7 +59,7 @@ def _compare(actual, expected, names, ref, dtype, context):
     assert len(actual) == len(expected) == len(names)
     for name, a, e in zip(names, actual, expected):
         check(a, e, what=f"{name} vs {ref}", dtype=dtype, tol=tolerance(dtype, "grad", ref),
-              context=context)
+              ref=ref, context=context)
 
 
 # -- the transformer block ---------------------------------------------------------------------
@@ -118,7 +118,8 @@ def test_transformer_block(ref: str, dtype: str, impl_module, seed, device):
     actual = block_backward(_Impl(impl_module), x, mask, params, g)
     inputs = [x, mask, *(params[name] for name in BLOCK_PARAMS)]
     argnums = [0, *range(2, len(inputs))]
-    expected = r.vjp(transformer_block(r), inputs, g, argnums)
+    expected = r.cached("transformer block", lambda r: r.vjp(transformer_block(r), inputs, g,
+                                                            argnums), [*inputs, g], argnums=argnums)
     context = (f"transformer block: x ({B}, {T}, {D}), d_k {DK}, d_v {DV}, hidden {HIDDEN}, "
                f"causal mask, dtype {dtype}, seed {seed}")
     _compare(actual, expected, ["dx", *(f"d{n}" for n in BLOCK_PARAMS)], ref, dtype, context)
@@ -175,7 +176,9 @@ def test_bn_mlp(ref: str, dtype: str, impl_module, seed, device):
     x, y, masks, params = mlp_data(seed, dtype)
     actual = mlp_backward(_Impl(impl_module), x, y, masks, params)
     inputs = [x, y, *masks, *params]
-    expected = r.vjp(bn_mlp(r, P), inputs, np.asarray(1.0, dtype), [0, *range(4, len(inputs))])
+    argnums = [0, *range(4, len(inputs))]
+    expected = r.cached("bn mlp", lambda r: r.vjp(bn_mlp(r, P), inputs, np.asarray(1.0, dtype),
+                                                argnums), inputs, argnums=argnums, p=P)
     context = (f"MLP widths {WIDTHS}, batch {N}, dense → batchnorm → tanh → dropout(p={P}), "
                f"softmax cross-entropy, dtype {dtype}, seed {seed}")
     _compare(actual, expected, ["dx", *(f"d{n}" for n in MLP_PARAMS)], ref, dtype, context)
