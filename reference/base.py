@@ -10,9 +10,11 @@ Inputs and outputs are NumPy arrays. ``argnums`` names the differentiable inputs
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,3 +120,13 @@ def closed_over(f: Callable, inputs: Sequence[Any], argnums: Sequence[int]) -> C
 
 def is_float(x: np.ndarray) -> bool:
     return np.issubdtype(np.asarray(x).dtype, np.floating)
+
+
+def cache_root() -> Path:
+    """Where caches live: ``.cache`` in a source checkout (beside pyproject.toml), else the
+    user's cache directory (``$XDG_CACHE_HOME/gradverify``, default ``~/.cache/gradverify``),
+    never inside an installed package."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file():
+        return root / ".cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gradverify"

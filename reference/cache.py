@@ -14,7 +14,8 @@ and ``os.replace`` it, so xdist workers side by side see a whole entry or none, 
 whose digest does not match (truncated, corrupt) is recomputed and rewritten, never trusted.
 ``Unsupported`` ("this reference cannot compute this case") is stored as such and raised again.
 
-The directory is ``.cache/reference`` in the repository; ``GRADVERIFY_CACHE`` moves it, and an
+The directory is ``.cache/reference`` in the repository (``~/.cache/gradverify/reference``
+for an installed package); ``GRADVERIFY_CACHE`` moves it, and an
 empty value, "0" or "off" disables the cache (so does ``pytest --no-cache``). Clear it with
 ``python -m reference.cache --clear``. Entries are pickles: the cache directory is as trusted
 as the source tree.
@@ -40,12 +41,12 @@ from typing import Any
 
 import numpy as np
 
-from .base import Arrays, Reference, Unsupported
+from .base import Arrays, Reference, Unsupported, cache_root
 
 FORMAT = 1  # bump when the entry layout or the key's recipe changes
 ENV = "GRADVERIFY_CACHE"
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DIR = ROOT / ".cache" / "reference"
+DEFAULT_DIR = cache_root() / "reference"
 MAGIC = b"GVRC"
 DIGEST = 32
 OFF = ("", "0", "off")

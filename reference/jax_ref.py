@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .base import Arrays, Reference, closed_over
+from .base import Arrays, Reference, cache_root, closed_over
 from .table import jax_ops
 
 #: cases up to this many input elements compute forward, VJP and Jacobian in one jit
@@ -32,7 +31,7 @@ class JaxReference(Reference):
 
         jax.config.update("jax_enable_x64", True)
         cache = os.environ.get("GRADVERIFY_JAX_CACHE",
-                               str(Path(__file__).resolve().parent.parent / ".cache" / "jax"))
+                               str(cache_root() / "jax"))
         if cache:
             jax.config.update("jax_compilation_cache_dir", cache)
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
