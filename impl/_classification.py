@@ -20,7 +20,14 @@ from ._loss_common import (
     _value,
 )
 from .activations import _sigmoid_grad
-from .softmax import _log_softmax, _scatter_blocks, _softmax, _softmax_blocks, _softmax_into
+from .softmax import (
+    _log_softmax,
+    _row_sum,
+    _scatter_blocks,
+    _softmax,
+    _softmax_blocks,
+    _softmax_into,
+)
 
 __all__ = [
     "bce", "bce_backward", "bce_hessian", "bce_hvp",
@@ -235,7 +242,7 @@ def _targets(logits: Any, y_true: Any) -> tuple[np.ndarray, np.ndarray, bool]:
 
 def _target_mass(t: np.ndarray, labels: bool) -> Any:
     """Σ_c t_c per sample (keepdims); 1 for labels. The gradient is (Σt)·softmax − t."""
-    return 1 if labels else np.sum(t, axis=-1, keepdims=True)
+    return 1 if labels else _row_sum(t, t.ndim - 1)
 
 
 @_quiet_underflow

@@ -73,12 +73,13 @@ def _exp_neg_abs(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def _sigmoid_into(out: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """out = σ(z) = 1/(1 + e) for z ≥ 0, e/(1 + e) for z < 0, e = exp(−|z|) (no overflow)."""
-    e = _exp_neg_abs(z)
-    np.add(e, 1, out=out)
-    np.divide(1, out, out=out)
-    np.multiply(out, e, out=out, where=z < 0)
-    return out
+    """out = σ(z) = 1/(1 + e^−z); for z ≪ 0, e^−z overflows to inf and σ = 0, its limit
+    (the overflow is expected and not reported)."""
+    s = np.negative(z, out=out)
+    with np.errstate(over="ignore"):
+        np.exp(s, out=s)
+    s += 1
+    return np.divide(1, s, out=s)
 
 
 Derivative = Callable[..., Any]  # deriv(out, z, **params): writes f'(z) into out
