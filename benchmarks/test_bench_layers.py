@@ -141,3 +141,35 @@ def test_mlp_backward(benchmark, who: str) -> None:
     benchmark.extra_info.update(op="mlp", who=who, size=256 * 256, dtype="float64",
                                 kind="mlp")
     benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)
+
+
+CONV = ((32, 64, 32, 32), (64, 64, 3, 3), 1)  # x, w, padding
+
+
+@pytest.mark.parametrize("who", ("impl", "torch.autograd"))
+def test_conv2d_backward(benchmark, who: str) -> None:
+    """conv2d backward (dx, dw, db), x (32, 64, 32, 32), w (64, 64, 3, 3), padding 1, float64;
+    impl's only where it provides ``conv2d_backward`` (reported "not available" otherwise)."""
+    (xs, ws, pad), rng = CONV, np.random.default_rng(0)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws) / 24, rng.standard_normal(ws[0])
+    g = rng.standard_normal((xs[0], ws[0], xs[2], xs[3]))
+    if who == "impl":
+        if not hasattr(impl, "conv2d_backward"):
+            pytest.skip("not available: impl has no conv2d_backward")
+        run = lambda: impl.conv2d_backward(g, x, w, b, padding=pad)  # noqa: E731
+    else:
+        import torch
+
+        ts = [torch.from_numpy(a) for a in (x, w, b)]
+        gt = torch.from_numpy(g)
+
+        def run():
+            ins = [a.detach().requires_grad_(True) for a in ts]
+            y = torch.nn.functional.conv2d(*ins, padding=pad)
+            return torch.autograd.grad(y, ins, gt)
+    n, c, h, wd = xs
+    benchmark.group = "conv2d-float64"
+    benchmark.extra_info.update(op="conv2d", who=who, size=x.size, dtype="float64",
+                                flops=2 * 2 * n * h * wd * ws[0] * c * ws[2] * ws[3],
+                                kind="conv")
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
