@@ -173,3 +173,23 @@ def test_conv2d_backward(benchmark, who: str) -> None:
                                 flops=2 * 2 * n * h * wd * ws[0] * c * ws[2] * ws[3],
                                 kind="conv")
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("what", ("copy", "matmul"))
+def test_ceiling(benchmark, what: str) -> None:
+    """The ceilings, measured in the same run as the formulas: a 256 MiB copy (bytes read +
+    written per second) and a 2048² float64 matmul (FLOP/s, numpy BLAS with the run's threads)."""
+    rng = np.random.default_rng(0)
+    if what == "copy":
+        a = rng.standard_normal(2**25)
+        b = np.empty_like(a)
+        run = lambda: np.copyto(b, a)  # noqa: E731
+        extra = {"bytes": 2 * a.nbytes}
+    else:
+        m = rng.standard_normal((2048, 2048))
+        run = lambda: m @ m  # noqa: E731
+        extra = {"flops": 2 * 2048**3}
+    benchmark.group = f"ceiling-{what}"
+    benchmark.extra_info.update(op=what, who="numpy", size=0, dtype="float64", kind="ceiling",
+                                **extra)
+    benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)

@@ -30,13 +30,15 @@ import numpy as np
 
 __all__ = ["BLOCK", "MIN_BLOCKED", "elementwise", "num_threads", "rowwise"]
 
-#: elements per block: 8192 float64 values = 64 KiB per operand, so a formula's 3–4 operands
-#: and temporaries stay in L2. Measured (sigmoid VJP, 10⁶ and 10⁷ elements, 1 and 2 threads):
-#: 4096 pays too many per-call overheads (~1 µs per ufunc call), 65536 spills L2 at 10⁷.
-BLOCK = 8192
+#: elements per block (at most): 32768 float64 values = 256 KiB per operand, so a formula's
+#: 3–4 operands and temporaries stay within the 1 MiB L2. Measured here (sigmoid, tanh, relu
+#: VJPs and softmax's on rows of 10 and 100; 10⁶ and 10⁷ elements, 2 threads): 8192 loses
+#: 10–40% to per-call overhead (~1 µs per ufunc call, ~1.5 µs per strided column op on rows
+#: of 10), 32768–65536 were best and indistinguishable within the noise of a shared machine.
+BLOCK = 1 << 15
 #: elements below which the plain path is taken: the crossover measured for the sigmoid VJP on
-#: 2 threads was ~3·10⁴ elements (a pool round trip costs ~30–60 µs); 2¹⁵ keeps small cases,
-#: and every test case, on the plain path.
+#: 2 threads was 2–3·10⁴ elements (at 10⁴ blocked and plain tied, at 3·10⁴ the pool won by
+#: 25%, at 10⁵ by 35%: a pool round trip costs ~30–60 µs); every test case stays below it.
 MIN_BLOCKED = 1 << 15
 
 Formula = Callable[..., Any]
@@ -73,6 +75,7 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 
 def _run(n: int, step: int, task: Callable[[int, int], None], threads: int) -> None:
     """task(start, stop) over [0, n) in blocks of ``step``, split in ``threads`` shares."""
+    step = max(1, min(step, -(-n // max(threads, 1))))  # every thread gets a share
     blocks = -(-n // step)
     threads = max(1, min(threads, blocks))
 
@@ -93,7 +96,7 @@ def _run(n: int, step: int, task: Callable[[int, int], None], threads: int) -> N
             f.result()
 
 
-def _plain(formula: Formula, arrays: Sequence[np.ndarray], dtype: Any) -> np.ndarray:
+def _plain(formula: Formula, arrays: Sequence[np.ndarray], dtype: Any = None) -> np.ndarray:
     out = np.empty_like(arrays[0], dtype=dtype)
     formula(out, *arrays)
     return out
@@ -109,11 +112,11 @@ def elementwise(formula: Formula, *arrays: np.ndarray, dtype: Any = None,
     the arrays and must write every element of ``out``; it may use ``out`` as scratch.
     """
     first = arrays[0]
-    dtype = first.dtype if dtype is None else np.dtype(dtype)
-    threads = num_threads() if threads is None else threads
     n = first.size
     if n < max(min_size, 2) or any(a.shape != first.shape for a in arrays):
-        return _plain(formula, arrays, dtype)
+        return _plain(formula, arrays, dtype)  # first: small arrays pay no more than this
+    dtype = first.dtype if dtype is None else np.dtype(dtype)
+    threads = num_threads() if threads is None else threads
     if all(a.flags.c_contiguous for a in arrays):
         order = "C"
     elif all(a.flags.f_contiguous for a in arrays):

@@ -165,13 +165,12 @@ def bce_with_logits_hvp(v: np.ndarray, logits: np.ndarray, y_true: np.ndarray,
 # -- cross-entropy on probabilities ------------------------------------------------------------
 def _ce_inverse(p: np.ndarray, t: np.ndarray, power: int,
                 out: np.ndarray | None = None) -> np.ndarray:
-    """t/p^power, 0 wherever t = 0 (so p = 0 there gives no NaN); in ``out`` if given."""
-    out = np.zeros_like(p) if out is None else out
-    out[...] = 0
-    nz = t != 0
-    np.divide(t, p, out=out, where=nz)
+    """t/p^power, 0 wherever t = 0 (so p = 0 there gives no NaN); in ``out`` if given.
+    Divides by p where t ≠ 0 and by 1 elsewhere (a divide with where= is ~10x slower)."""
+    den = np.where(t != 0, p, 1).astype(p.dtype, copy=False)
+    out = np.divide(t, den, out=_buf(p) if out is None else out)
     if power == 2:
-        np.divide(out, p, out=out, where=nz)
+        out /= den
     return out
 
 

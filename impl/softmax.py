@@ -42,10 +42,12 @@ def _row_sum(x: np.ndarray, axis: int, y: np.ndarray | None = None) -> np.ndarra
     k = x.shape[axis]
     if axis != x.ndim - 1 or not 1 <= k <= _SHORT:
         return np.sum(x if y is None else x * y, axis=axis, keepdims=True)
-    total = x[..., :1].copy() if y is None else x[..., :1] * y[..., :1]
+    cols = x.reshape(-1, k).T  # 1-D column views: ufunc calls on (rows,) arrays, not (rows, 1)
+    ycols = None if y is None else y.reshape(-1, k).T
+    total = cols[0].copy() if ycols is None else cols[0] * ycols[0]
     for j in range(1, k):
-        total += x[..., j:j + 1] if y is None else x[..., j:j + 1] * y[..., j:j + 1]
-    return total
+        total += cols[j] if ycols is None else cols[j] * ycols[j]
+    return total.reshape(x.shape[:-1] + (1,))
 
 
 def _row_max(z: np.ndarray, axis: int) -> np.ndarray:
@@ -54,10 +56,11 @@ def _row_max(z: np.ndarray, axis: int) -> np.ndarray:
     k = z.shape[axis]
     if axis != z.ndim - 1 or not 1 <= k <= _SHORT:
         return np.max(z, axis=axis, keepdims=True, initial=-np.inf)  # initial: empty slices
-    m = z[..., :1].copy()
+    cols = z.reshape(-1, k).T
+    m = cols[0].copy()
     for j in range(1, k):
-        np.maximum(m, z[..., j:j + 1], out=m)
-    return m
+        np.maximum(m, cols[j], out=m)
+    return m.reshape(z.shape[:-1] + (1,))
 
 
 def _shifted(z: np.ndarray, axis: int, out: np.ndarray | None = None) -> np.ndarray:
