@@ -48,6 +48,16 @@ _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 
 
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: start a new pool when needed."""
+    global _pool, _pool_size, _lock
+    _pool, _pool_size, _lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def num_threads() -> int:
     """Threads to use: GRADVERIFY_NUM_THREADS, else OMP_NUM_THREADS, else the usable cores."""
     for var in ("GRADVERIFY_NUM_THREADS", "OMP_NUM_THREADS"):

@@ -162,3 +162,19 @@ def test_public_backward_large_input_threads(op: str, monkeypatch: pytest.Monkey
         monkeypatch.setenv("GRADVERIFY_NUM_THREADS", threads)
         results.append(backward(g, z))
     np.testing.assert_array_equal(*results)
+
+
+def test_a_forked_child_gets_its_own_pool() -> None:
+    """After fork the parent's pool threads do not exist in the child: it must not hang."""
+    import multiprocessing
+
+    z = np.linspace(-3, 3, 50_000)
+    expected = _run(_relu_vjp, z, z, threads=2, min_size=0)  # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        result = pool.apply_async(_child_relu, (z,)).get(timeout=60)
+    np.testing.assert_array_equal(result, expected)
+
+
+def _child_relu(z: np.ndarray) -> np.ndarray:
+    return _run(_relu_vjp, z, z, threads=2, min_size=0)
