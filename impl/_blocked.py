@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BLOCK", "MIN_BLOCKED", "elementwise", "num_threads", "rowwise"]
+__all__ = ["BLOCK", "MIN_BLOCKED", "STREAM", "elementwise", "num_threads", "rowwise"]
 
 #: elements per block (at most): 32768 float64 values = 256 KiB per operand, so a formula's
 #: 3–4 operands and temporaries stay within the 1 MiB L2. Measured here (sigmoid, tanh, relu
@@ -40,6 +40,10 @@ BLOCK = 1 << 15
 #: 2 threads was 2–3·10⁴ elements (at 10⁴ blocked and plain tied, at 3·10⁴ the pool won by
 #: 25%, at 10⁵ by 35%: a pool round trip costs ~30–60 µs); every test case stays below it.
 MIN_BLOCKED = 1 << 15
+#: blocks for memory-bound formulas (one or two passes, such as g ⊙ [z > 0] or c·(y − t)):
+#: cache blocking buys them nothing, while each block costs ~5 µs of Python and ufunc calls
+#: (a third of relu's VJP at 10⁶ in blocks of 32768); 2¹⁸ elements still fit the L3 cache.
+STREAM = 1 << 18
 
 Formula = Callable[..., Any]
 
@@ -137,7 +141,7 @@ def elementwise(formula: Formula, *arrays: np.ndarray, dtype: Any = None,
     flat = [a.reshape(-1, order=order) for a in (out, *arrays)]  # views: no copy
 
     def task(start: int, stop: int) -> None:
-        formula(*(f[start:stop] for f in flat))
+        formula(*[f[start:stop] for f in flat])
 
     _run(n, block, task, threads)
     return out
@@ -168,7 +172,7 @@ def rowwise(formula: Formula, *arrays: np.ndarray, axis: int, dtype: Any = None,
     k = max(first.shape[-1], 1)
 
     def task(start: int, stop: int) -> None:
-        formula(*(r[start:stop] for r in rows), axis=-1)
+        formula(*[r[start:stop] for r in rows], axis=-1)
 
     _run(rows[0].shape[0], max(1, block // k), task, threads)
     return out

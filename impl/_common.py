@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ._blocked import elementwise
+from ._blocked import BLOCK, elementwise
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -90,10 +90,11 @@ def _deriv(deriv: Derivative, z: np.ndarray, **params: Any) -> np.ndarray:
     return elementwise(lambda out, z: deriv(out, z, **params), z)
 
 
-def _vjp(deriv: Derivative, v: np.ndarray, z: np.ndarray, **params: Any) -> np.ndarray:
+def _vjp(deriv: Derivative, v: np.ndarray, z: np.ndarray, block: int = BLOCK,
+         **params: Any) -> np.ndarray:
     """v ⊙ f'(z) (the VJP with v = g, the JVP with v = t), in blocks: f'(z), then ⊙ v."""
     def formula(out: np.ndarray, v: np.ndarray, z: np.ndarray) -> None:
         deriv(out, z, **params)
         out *= v
 
-    return elementwise(formula, v, z)
+    return elementwise(formula, v, z, block=block)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
+from ._blocked import STREAM
 from ._common import (  # noqa: F401  (_buf, _cast, _scaled: shared with the other modules)
     _as_float,
     _buf,
@@ -112,7 +113,7 @@ def relu(z: np.ndarray) -> np.ndarray:
 def relu_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
     """relu'(z) = 1 if z > 0 else 0 (relu'(0) = 0, as torch and jax); dz = g ⊙ [z > 0]."""
     z = _as_float(z)
-    return _vjp(_relu_d, _like(grad_out, z, "grad_out"), z)
+    return _vjp(_relu_d, _like(grad_out, z, "grad_out"), z, STREAM)
 
 
 @_quiet_underflow
@@ -126,7 +127,7 @@ def relu_jacobian(z: np.ndarray) -> np.ndarray:
 def relu_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
     """J·t = t ⊙ [z > 0] (relu'(0) = 0)."""
     z = _as_float(z)
-    return _vjp(_relu_d, _like(tangent, z, "tangent"), z)
+    return _vjp(_relu_d, _like(tangent, z, "tangent"), z, STREAM)
 
 
 # -- leaky_relu --------------------------------------------------------------------------------
@@ -153,7 +154,8 @@ def leaky_relu_backward(grad_out: np.ndarray, z: np.ndarray,
                         negative_slope: float = 0.01) -> np.ndarray:
     """f'(z) = 1 if z > 0 else negative_slope (f'(0) = negative_slope, torch's); dz = g ⊙ f'(z)."""
     z = _as_float(z)
-    return _vjp(_leaky_relu_d, _like(grad_out, z, "grad_out"), z, negative_slope=negative_slope)
+    return _vjp(_leaky_relu_d, _like(grad_out, z, "grad_out"), z, STREAM,
+                negative_slope=negative_slope)
 
 
 @_quiet_underflow
@@ -168,7 +170,8 @@ def leaky_relu_jvp(z: np.ndarray, tangent: np.ndarray,
                    negative_slope: float = 0.01) -> np.ndarray:
     """J·t = t ⊙ (1 if z > 0 else negative_slope) (f'(0) = negative_slope)."""
     z = _as_float(z)
-    return _vjp(_leaky_relu_d, _like(tangent, z, "tangent"), z, negative_slope=negative_slope)
+    return _vjp(_leaky_relu_d, _like(tangent, z, "tangent"), z, STREAM,
+                negative_slope=negative_slope)
 
 
 # -- elu ---------------------------------------------------------------------------------------
@@ -459,7 +462,7 @@ def relu6_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
     dz = g ⊙ [0 < z < 6].
     """
     z = _as_float(z)
-    return _vjp(_relu6_d, _like(grad_out, z, "grad_out"), z)
+    return _vjp(_relu6_d, _like(grad_out, z, "grad_out"), z, STREAM)
 
 
 @_quiet_underflow
@@ -473,7 +476,7 @@ def relu6_jacobian(z: np.ndarray) -> np.ndarray:
 def relu6_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
     """J·t = t ⊙ [0 < z < 6] (0 at the kinks z = 0 and z = 6)."""
     z = _as_float(z)
-    return _vjp(_relu6_d, _like(tangent, z, "tangent"), z)
+    return _vjp(_relu6_d, _like(tangent, z, "tangent"), z, STREAM)
 
 
 # -- hardtanh ----------------------------------------------------------------------------------
@@ -504,7 +507,7 @@ def hardtanh_backward(grad_out: np.ndarray, z: np.ndarray, min_val: float = -1.0
     dz = g ⊙ [min_val < z < max_val].
     """
     z = _as_float(z)
-    return _vjp(_hardtanh_d, _like(grad_out, z, "grad_out"), z, min_val=min_val,
+    return _vjp(_hardtanh_d, _like(grad_out, z, "grad_out"), z, STREAM, min_val=min_val,
                 max_val=max_val)
 
 
@@ -520,4 +523,5 @@ def hardtanh_jvp(z: np.ndarray, tangent: np.ndarray, min_val: float = -1.0,
                  max_val: float = 1.0) -> np.ndarray:
     """J·t = t ⊙ [min_val < z < max_val] (0 at both kinks)."""
     z = _as_float(z)
-    return _vjp(_hardtanh_d, _like(tangent, z, "tangent"), z, min_val=min_val, max_val=max_val)
+    return _vjp(_hardtanh_d, _like(tangent, z, "tangent"), z, STREAM, min_val=min_val,
+                max_val=max_val)

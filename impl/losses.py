@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _classification
-from ._blocked import elementwise
+from ._blocked import STREAM, elementwise
 from ._classification import *  # noqa: F403  (bce, bce_with_logits, cross_entropy, ...)
 from ._common import _as_float, _buf, _diag, _like, _quiet_underflow
 from ._loss_common import (
@@ -55,7 +55,7 @@ def sum_of_squares_backward(grad_out: float | np.ndarray, y_pred: np.ndarray) ->
     """∂L/∂y = 2y; dy = 2·g·y."""
     y = _as_float(y_pred)
     c = 2 * _upstream(grad_out, y)
-    return elementwise(lambda out, y: np.multiply(y, c, out=out), y)
+    return elementwise(lambda out, y: np.multiply(y, c, out=out), y, block=STREAM)
 
 
 @_quiet_underflow
@@ -88,7 +88,7 @@ def mse_backward(grad_out: float | np.ndarray, y_pred: np.ndarray, y_true: np.nd
     """∂L/∂y = 2(y − t)/n ("mean") or 2(y − t) ("sum"); dy = g·∂L/∂y."""
     y, t = _pair(y_pred, y_true)
     c = 2 * _upstream(grad_out, y) * _scale(reduction, y.size)
-    return elementwise(lambda out, y, t: _scaled_residual(out, y, t, c), y, t)
+    return elementwise(lambda out, y, t: _scaled_residual(out, y, t, c), y, t, block=STREAM)
 
 
 @_quiet_underflow
@@ -121,7 +121,7 @@ def l2_backward(grad_out: float | np.ndarray, y_pred: np.ndarray,
     """∂L/∂o = (o − y)/N (Park, Theorem 6.1: δ = o − y); do = g·(o − y)/N."""
     y, t = _pair(y_pred, y_true)
     c = _upstream(grad_out, y) * _scale("mean", _rows(y))
-    return elementwise(lambda out, y, t: _scaled_residual(out, y, t, c), y, t)
+    return elementwise(lambda out, y, t: _scaled_residual(out, y, t, c), y, t, block=STREAM)
 
 
 @_quiet_underflow
@@ -157,7 +157,7 @@ def mae_backward(grad_out: float | np.ndarray, y_pred: np.ndarray, y_true: np.nd
     c = _upstream(grad_out, y) * _scale(reduction, y.size)
 
     def formula(out: np.ndarray, y: np.ndarray, t: np.ndarray) -> None:
-        np.sign(np.subtract(y, t, out=out), out=out)  # sign(y − t)
+        np.sign(np.subtract(y, t), out=out)  # sign(y − t); np.sign in place is ~20x slower
         out *= c
 
     return elementwise(formula, y, t)
@@ -223,7 +223,7 @@ def huber_backward(grad_out: float | np.ndarray, y_pred: np.ndarray, y_true: np.
         np.clip(np.subtract(y, t, out=out), -d, d, out=out)  # clip(r, −delta, delta)
         out *= c
 
-    return elementwise(formula, y, t)
+    return elementwise(formula, y, t, block=STREAM)
 
 
 @_quiet_underflow
