@@ -12,6 +12,9 @@ The plain path (``formula`` on the whole arrays, one call) is taken for small ar
 and empty ones, and for layouts that cannot be cut into flat blocks without a copy (strided
 views, mixed C and Fortran order); its result has the first array's layout (``empty_like``).
 
+A formula must not call ``elementwise`` or ``rowwise`` itself (a worker waiting on the pool
+could wait forever); it calls the ufuncs, or other formulas, directly.
+
 Threads: ``GRADVERIFY_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the cores this process may
 use (read at each call, so a test or a benchmark can change them). With one thread large arrays
 still go through the blocks (fewer passes over memory), on the calling thread alone.
