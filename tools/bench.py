@@ -113,6 +113,19 @@ def _measure(env: dict[str, str]) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def _merge(previous: dict, selection: str, load: list[float]) -> None:
+    """This run's benchmarks replace the previous JSON's of the same name; the rest stay."""
+    data = json.loads(JSON.read_text())
+    names = {b["name"] for b in data["benchmarks"]}
+    data["benchmarks"] += [b for b in _trim(previous)["benchmarks"] if b["name"] not in names]
+    mi = previous["machine_info"]
+    data["machine_info"]["merged"] = [*mi.get("merged", []), {
+        "selection": selection, "count": len(names),
+        "load": f"{load[0]:.1f} to {load[1]:.1f}"}]
+    data["machine_info"]["load"] = mi.get("load")
+    JSON.write_text(json.dumps(data, indent=0))
+
+
 def _trim(data: dict) -> dict:
     """Summary statistics only (pytest-benchmark also stores every round: megabytes)."""
     keep = ("group", "name", "extra_info")
@@ -156,6 +169,10 @@ def report(measured: dict) -> None:
            f"{measured['load'][0]:.1f} and {measured['load'][1]:.1f} on {os.cpu_count()} cores "
            "(other jobs share the machine: ratios move by ±50% between runs at this load).",
            ""] if measured.get("load") else []),
+        *[f"Re-measured in a separate run (`{m['selection']}`, {m['count']} benchmarks, load "
+          f"{m['load']}), merged into this report: those rows come from that run, the ceilings "
+          "beside them too." for m in mi.get("merged", [])],
+        "",
         "Threads per contender in this run:",
         "",
         *[f"- {who}: {n}" for who, n in threads.items()],
@@ -243,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0))
                     if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     ap.add_argument("--baseline", default="", help="git revision of impl to time beside it")
+    ap.add_argument("--merge", action="store_true", help="keep the benchmarks of the previous "
+                    "JSON that this run does not repeat (e.g. re-run `-k dense` at a quiet "
+                    "moment); the report lists the merged runs and their load")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite the Markdown and plots from reports/benchmarks.json")
     args, extra = ap.parse_known_args(argv)
@@ -252,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                 "load": mi.get("load")})
         print(f"wrote {REPORTS / 'benchmarks.md'}, bench_vjp.png, bench_jacobian.png")
         return 0
+    previous = json.loads(JSON.read_text()) if args.merge and JSON.is_file() else None
     env = bench_env(args.threads)
     if args.baseline:
         env["GRADVERIFY_BENCH_BASELINE"] = baseline(args.baseline)
@@ -260,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ceilings: {measured['ceilings']}", flush=True)
     code = run(args.quick, args.sizes, env, extra)
     measured["load"] = [load, os.getloadavg()[0]]
+    if previous is not None and JSON.is_file():
+        _merge(previous, " ".join(filter(None, [args.sizes and f"--sizes {args.sizes}",
+                                                *extra])), measured["load"])
+        measured["load"] = previous["machine_info"].get("load") or measured["load"]
     if JSON.is_file():
         report(measured)
         print(f"wrote {REPORTS / 'benchmarks.md'}, bench_vjp.png, bench_jacobian.png")
