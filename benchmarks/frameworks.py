@@ -59,3 +59,50 @@ def prepare(kind: str, op: str, params: dict, inputs: list[np.ndarray], g: np.nd
     def run_ag() -> Any:
         return autograd.make_vjp(lambda z: f(z, *rest))(inputs[0])[0](g)
     return run_ag, 0.0
+
+
+def _openblas() -> str:
+    """numpy's OpenBLAS: threads and kernel (core type), read from the loaded library."""
+    import ctypes
+    import re
+
+    try:
+        maps = open("/proc/self/maps").read()
+    except OSError:
+        return "unknown (no /proc)"
+    for path in sorted(set(re.findall(r"\S*openblas\S*\.so\S*", maps))):
+        lib = ctypes.CDLL(path)
+        for prefix in ("scipy_openblas_", "openblas_"):
+            for suffix in ("64_", ""):
+                get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+                core = getattr(lib, f"{prefix}get_corename{suffix}", None)
+                if get is not None:
+                    name = ""
+                    if core is not None:
+                        core.restype = ctypes.c_char_p
+                        name = f", kernel {core().decode()}"
+                    return f"{get()} (OpenBLAS{name})"
+    return "unknown (no OpenBLAS loaded)"
+
+
+def thread_counts() -> dict[str, str]:
+    """The threads each contender computes on, as configured in this process."""
+    import os
+
+    from impl._blocked import num_threads
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    blas = _openblas()
+    out = {"impl (elementwise and row-wise formulas, impl._blocked)": str(num_threads()),
+           "impl dense (numpy BLAS)": blas}
+    try:
+        import torch
+
+        out["torch.autograd, torch.func"] = f"{torch.get_num_threads()} (intra-op)"
+    except ImportError:
+        out["torch.autograd, torch.func"] = "not installed"
+    single = "multi_thread_eigen=false" in os.environ.get("XLA_FLAGS", "")
+    out["jax.jit, jax.eager"] = ("1 (XLA_FLAGS=--xla_cpu_multi_thread_eigen=false)" if single
+                                 else f"{cores} (XLA's CPU thread pool, all cores)")
+    out["autograd"] = f"1 for ufuncs (numpy), BLAS {blas}"
+    return out

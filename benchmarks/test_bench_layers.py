@@ -141,3 +141,55 @@ def test_mlp_backward(benchmark, who: str) -> None:
     benchmark.extra_info.update(op="mlp", who=who, size=256 * 256, dtype="float64",
                                 kind="mlp")
     benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)
+
+
+CONV = ((32, 64, 32, 32), (64, 64, 3, 3), 1)  # x, w, padding
+
+
+@pytest.mark.parametrize("who", ("impl", "torch.autograd"))
+def test_conv2d_backward(benchmark, who: str) -> None:
+    """conv2d backward (dx, dw, db), x (32, 64, 32, 32), w (64, 64, 3, 3), padding 1, float64;
+    impl's only where it provides ``conv2d_backward`` (reported "not available" otherwise)."""
+    (xs, ws, pad), rng = CONV, np.random.default_rng(0)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws) / 24, rng.standard_normal(ws[0])
+    g = rng.standard_normal((xs[0], ws[0], xs[2], xs[3]))
+    if who == "impl":
+        if not hasattr(impl, "conv2d_backward"):
+            pytest.skip("not available: impl has no conv2d_backward")
+        run = lambda: impl.conv2d_backward(g, x, w, b, padding=pad)  # noqa: E731
+    else:
+        import torch
+
+        ts = [torch.from_numpy(a) for a in (x, w, b)]
+        gt = torch.from_numpy(g)
+
+        def run():
+            ins = [a.detach().requires_grad_(True) for a in ts]
+            y = torch.nn.functional.conv2d(*ins, padding=pad)
+            return torch.autograd.grad(y, ins, gt)
+    n, c, h, wd = xs
+    benchmark.group = "conv2d-float64"
+    benchmark.extra_info.update(op="conv2d", who=who, size=x.size, dtype="float64",
+                                flops=2 * 2 * n * h * wd * ws[0] * c * ws[2] * ws[3],
+                                kind="conv")
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("what", ("copy", "matmul"))
+def test_ceiling(benchmark, what: str) -> None:
+    """The ceilings, measured in the same run as the formulas: a 256 MiB copy (bytes read +
+    written per second) and a 2048² float64 matmul (FLOP/s, numpy BLAS with the run's threads)."""
+    rng = np.random.default_rng(0)
+    if what == "copy":
+        a = rng.standard_normal(2**25)
+        b = np.empty_like(a)
+        run = lambda: np.copyto(b, a)  # noqa: E731
+        extra = {"bytes": 2 * a.nbytes}
+    else:
+        m = rng.standard_normal((2048, 2048))
+        run = lambda: m @ m  # noqa: E731
+        extra = {"flops": 2 * 2048**3}
+    benchmark.group = f"ceiling-{what}"
+    benchmark.extra_info.update(op=what, who="numpy", size=0, dtype="float64", kind="ceiling",
+                                **extra)
+    benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)

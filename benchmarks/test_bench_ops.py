@@ -6,6 +6,11 @@ size, dtype, bytes the formula must move at least, jax's compile time).
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -14,10 +19,11 @@ from gradverify.catalog import CATALOG, OpSpec
 
 from .frameworks import FRAMEWORKS, prepare
 
-SIZES = (10**2, 10**4, 10**6)
-BIG = 10**7  # only for these ops (a 10⁷ float64 array is 80 MB)
-BIG_OPS = ("relu", "sigmoid", "tanh", "softmax", "mse")
-WHO = ("impl", *FRAMEWORKS)
+SIZES = (10**2, 10**4, 10**6, 10**7)  # a 10⁷ float64 array is 80 MB
+#: an earlier impl (a directory with its package, e.g. from ``git archive``), timed as
+#: "impl@base" beside the current one: before/after in the same run, under the same load
+BASELINE = os.environ.get("GRADVERIFY_BENCH_BASELINE", "")
+WHO = ("impl", *(("impl@base",) if BASELINE else ()), *FRAMEWORKS)
 SPECS = [s for s in CATALOG if s.kind != "layer" and s.variant != "int_labels"]
 
 
@@ -26,13 +32,25 @@ def _shape(spec: OpSpec, size: int) -> tuple[int, ...]:
     return (max(size // cols, 1), cols)
 
 
+def _baseline():
+    """The baseline package, imported as ``impl_base`` (its relative imports stay inside)."""
+    if "impl_base" not in sys.modules:
+        path = Path(BASELINE)
+        spec = importlib.util.spec_from_file_location(
+            "impl_base", path / "__init__.py", submodule_search_locations=[str(path)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["impl_base"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["impl_base"]
+
+
 def _rounds(size: int) -> int:
-    return {10**2: 200, 10**4: 50, 10**6: 5}.get(size, 3)
+    return {10**2: 200, 10**4: 50, 10**6: 10}.get(size, 5)  # min of more rounds: load spikes
 
 
 def _cases():
     for spec in SPECS:
-        for size in (*SIZES, *((BIG,) if spec.name in BIG_OPS else ())):
+        for size in SIZES:
             for dtype in ("float32", "float64"):
                 for who in WHO:
                     yield pytest.param(spec, size, dtype, who,
@@ -48,8 +66,8 @@ def test_backward(benchmark, spec: OpSpec, size: int, dtype: str, who: str) -> N
     g = (np.asarray(1.5, dtype) if out_shape == () else
          rng.standard_normal(out_shape).astype(dtype))
     compile_s = 0.0
-    if who == "impl":
-        backward = getattr(impl, f"{spec.name}_backward")
+    if who in ("impl", "impl@base"):
+        backward = getattr(impl if who == "impl" else _baseline(), f"{spec.name}_backward")
 
         def run():
             return backward(g, *inputs, **params)

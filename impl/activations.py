@@ -16,13 +16,26 @@ quiet even under ``np.errstate(all="raise")``.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
-from scipy.special import expit, ndtr
+from scipy.special import ndtr
+
+from ._blocked import STREAM
+from ._common import (  # noqa: F401  (_buf, _cast, _scaled: shared with the other modules)
+    _as_float,
+    _buf,
+    _cast,
+    _deriv,
+    _diag,
+    _exp_neg_abs,
+    _like,
+    _quiet_underflow,
+    _scaled,
+    _sigmoid_into,
+    _vjp,
+)
 
 __all__ = [
     "identity", "identity_backward", "identity_jacobian", "identity_jvp",
@@ -38,68 +51,19 @@ __all__ = [
     "hardtanh", "hardtanh_backward", "hardtanh_jacobian", "hardtanh_jvp",
 ]
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_C = 0.044715
 
 
-# -- private helpers (shared with the other modules of the package) ---------------------------
-def _quiet_underflow(func: _F) -> _F:
-    """Run ``func`` with numpy's underflow flag ignored (a fresh errstate per call)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with np.errstate(under="ignore"):
-            return func(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """σ(z) in a new array of z's dtype (stable: see ``_sigmoid_into``), in blocks."""
+    return _deriv(_sigmoid_into, z)
 
 
-def _as_float(x: Any) -> np.ndarray:
-    """``x`` as an array; float dtypes are kept, integer and bool input become float64."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.inexact):
-        x = x.astype(np.float64)
-    return x
-
-
-def _like(v: Any, z: np.ndarray, name: str) -> np.ndarray:
-    """``v`` as an array with ``z``'s dtype (no copy if it has it), checked to have z's shape."""
-    v = np.asarray(v, dtype=z.dtype)
-    if v.shape != z.shape:
-        raise ValueError(f"{name} has shape {v.shape}, expected {z.shape} (the input's shape)")
-    return v
-
-
-def _buf(z: np.ndarray) -> np.ndarray:
-    """A fresh, writable array with ``z``'s shape, dtype and layout (an array even if 0-d)."""
-    return np.empty_like(z)
-
-
-def _cast(x: Any, dtype: np.dtype) -> Any:
-    """``x`` in ``dtype`` (scipy ufuncs have no float16 loop); no copy when it already is."""
-    return x if x.dtype == dtype else x.astype(dtype)
-
-
-def _diag(d: np.ndarray) -> np.ndarray:
-    """The Jacobian of an elementwise map with derivative ``d``: shape ``d.shape * 2``."""
-    n = d.size
-    jac = np.zeros((n, n), dtype=d.dtype)
-    jac.reshape(-1)[:: n + 1] = np.reshape(d, -1)  # the flat diagonal: stride n + 1
-    return jac.reshape(d.shape * 2)
-
-
-def _scaled(d: Any, v: np.ndarray) -> Any:
-    """``d ⊙ v`` in ``d``'s own buffer (``d`` is owned by the caller; a 0-d ``d`` rebinds)."""
-    d *= v
-    return d
-
-
-def _sigmoid(z: np.ndarray) -> Any:
-    """σ(z), stable (scipy's expit: no overflow for any z), in z's dtype."""
-    return _cast(expit(z), z.dtype)
+def _sigmoid_grad(z: np.ndarray) -> np.ndarray:
+    """σ'(z) = σ(z)(1 − σ(z)) in a new array (see ``_sigmoid_d``)."""
+    return _deriv(_sigmoid_d, z)
 
 
 # -- identity ----------------------------------------------------------------------------------
@@ -112,9 +76,10 @@ def identity(z: np.ndarray) -> np.ndarray:
 
 @_quiet_underflow
 def identity_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """f'(z) = 1; dz = g (a copy)."""
+    """f'(z) = 1; dz = g: grad_out itself (no copy; nothing in impl writes into it), or g
+    converted to z's dtype."""
     z = _as_float(z)
-    return _like(grad_out, z, "grad_out").copy()
+    return _like(grad_out, z, "grad_out")
 
 
 @_quiet_underflow
@@ -132,8 +97,9 @@ def identity_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
 
 
 # -- relu --------------------------------------------------------------------------------------
-def _relu_mask(z: np.ndarray) -> np.ndarray:
-    return z > 0  # relu'(0) = 0
+def _relu_d(out: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """relu'(z) = [z > 0] (relu'(0) = 0): the comparison written as 0.0/1.0 into out."""
+    return np.greater(z, 0, out=out)
 
 
 @_quiet_underflow
@@ -147,31 +113,31 @@ def relu(z: np.ndarray) -> np.ndarray:
 def relu_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
     """relu'(z) = 1 if z > 0 else 0 (relu'(0) = 0, as torch and jax); dz = g ⊙ [z > 0]."""
     z = _as_float(z)
-    return np.multiply(_like(grad_out, z, "grad_out"), _relu_mask(z))  # no np.where: 20x faster
+    return _vjp(_relu_d, _like(grad_out, z, "grad_out"), z, STREAM)
 
 
 @_quiet_underflow
 def relu_jacobian(z: np.ndarray) -> np.ndarray:
     """J = diag([z > 0]) (relu'(0) = 0), shape z.shape + z.shape."""
     z = _as_float(z)
-    return _diag(_relu_mask(z).astype(z.dtype))
+    return _diag(_deriv(_relu_d, z))
 
 
 @_quiet_underflow
 def relu_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
     """J·t = t ⊙ [z > 0] (relu'(0) = 0)."""
     z = _as_float(z)
-    return np.multiply(_like(tangent, z, "tangent"), _relu_mask(z))
+    return _vjp(_relu_d, _like(tangent, z, "tangent"), z, STREAM)
 
 
 # -- leaky_relu --------------------------------------------------------------------------------
-def _leaky_relu_grad(z: np.ndarray, negative_slope: float) -> np.ndarray:
-    # slope + (1 − slope)·[z > 0]: arithmetic on the mask, not np.where/copyto (20x slower on
-    # random masks); the slope at z = 0 (torch)
-    d = np.greater(z, 0).astype(z.dtype)
-    d *= z.dtype.type(1 - negative_slope)
-    d += z.dtype.type(negative_slope)
-    return d
+def _leaky_relu_d(out: np.ndarray, z: np.ndarray, negative_slope: float) -> np.ndarray:
+    """f'(z) = slope + (1 − slope)·[z > 0]: arithmetic on the mask, not np.where/copyto (20x
+    slower on random masks); the slope at z = 0 (torch)."""
+    np.greater(z, 0, out=out)
+    out *= z.dtype.type(1 - negative_slope)
+    out += z.dtype.type(negative_slope)
+    return out
 
 
 @_quiet_underflow
@@ -188,14 +154,15 @@ def leaky_relu_backward(grad_out: np.ndarray, z: np.ndarray,
                         negative_slope: float = 0.01) -> np.ndarray:
     """f'(z) = 1 if z > 0 else negative_slope (f'(0) = negative_slope, torch's); dz = g ⊙ f'(z)."""
     z = _as_float(z)
-    return _scaled(_leaky_relu_grad(z, negative_slope), _like(grad_out, z, "grad_out"))
+    return _vjp(_leaky_relu_d, _like(grad_out, z, "grad_out"), z, STREAM,
+                negative_slope=negative_slope)
 
 
 @_quiet_underflow
 def leaky_relu_jacobian(z: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
     """J = diag(1 if z > 0 else negative_slope) (f'(0) = negative_slope), shape z.shape * 2."""
     z = _as_float(z)
-    return _diag(_leaky_relu_grad(z, negative_slope))
+    return _diag(_deriv(_leaky_relu_d, z, negative_slope=negative_slope))
 
 
 @_quiet_underflow
@@ -203,15 +170,16 @@ def leaky_relu_jvp(z: np.ndarray, tangent: np.ndarray,
                    negative_slope: float = 0.01) -> np.ndarray:
     """J·t = t ⊙ (1 if z > 0 else negative_slope) (f'(0) = negative_slope)."""
     z = _as_float(z)
-    return _scaled(_leaky_relu_grad(z, negative_slope), _like(tangent, z, "tangent"))
+    return _vjp(_leaky_relu_d, _like(tangent, z, "tangent"), z, STREAM,
+                negative_slope=negative_slope)
 
 
 # -- elu ---------------------------------------------------------------------------------------
-def _elu_grad(z: np.ndarray, alpha: float) -> np.ndarray:
-    d = np.minimum(z, 0, out=_buf(z))  # exp never sees a positive argument: no overflow
+def _elu_d(out: np.ndarray, z: np.ndarray, alpha: float) -> np.ndarray:
+    """elu'(z) = alpha·exp(min(z, 0)) + (1 − alpha)·[z > 0] (exp never sees a positive
+    argument: no overflow); z = 0 takes the left branch: alpha (torch, jax)."""
+    d = np.minimum(z, 0, out=out)
     np.exp(d, out=d)
-    # alpha·exp(min(z, 0)) is alpha where z > 0: add (1 − alpha)·[z > 0] there. z = 0 takes
-    # the left branch: alpha (torch, jax)
     d *= z.dtype.type(alpha)
     d += np.greater(z, 0) * z.dtype.type(1 - alpha)
     return d
@@ -232,65 +200,64 @@ def elu(z: np.ndarray, alpha: float = 1.0) -> np.ndarray:
 def elu_backward(grad_out: np.ndarray, z: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """elu'(z) = 1 if z > 0 else alpha·exp(z) (elu'(0) = alpha, torch and jax); dz = g ⊙ elu'(z)."""
     z = _as_float(z)
-    return _scaled(_elu_grad(z, alpha), _like(grad_out, z, "grad_out"))
+    return _vjp(_elu_d, _like(grad_out, z, "grad_out"), z, alpha=alpha)
 
 
 @_quiet_underflow
 def elu_jacobian(z: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """J = diag(1 if z > 0 else alpha·exp(z)) (elu'(0) = alpha), shape z.shape * 2."""
     z = _as_float(z)
-    return _diag(_elu_grad(z, alpha))
+    return _diag(_deriv(_elu_d, z, alpha=alpha))
 
 
 @_quiet_underflow
 def elu_jvp(z: np.ndarray, tangent: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """J·t = t ⊙ (1 if z > 0 else alpha·exp(z)) (elu'(0) = alpha)."""
     z = _as_float(z)
-    return _scaled(_elu_grad(z, alpha), _like(tangent, z, "tangent"))
+    return _vjp(_elu_d, _like(tangent, z, "tangent"), z, alpha=alpha)
 
 
 # -- sigmoid -----------------------------------------------------------------------------------
-def _sigmoid_grad(z: np.ndarray) -> Any:
-    s = _sigmoid(z)
-    d = 1 - s
-    d *= s
-    return d
+def _sigmoid_d(out: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """σ'(z) = σ(z)(1 − σ(z)) = e/(1 + e)² with e = exp(−|z|) (the same for z and −z, no
+    overflow, no cancellation in 1 − σ)."""
+    e = _exp_neg_abs(z, out=out)
+    return np.divide(e, np.square(1 + e), out=out)
 
 
 @_quiet_underflow
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """σ(z) = 1 / (1 + exp(−z)), stable for any z (scipy.special.expit)."""
+    """σ(z) = 1 / (1 + exp(−z)), stable for any z: e/(1 + e) for z < 0, e = exp(−|z|)."""
     z = _as_float(z)
     return _sigmoid(z)
 
 
 @_quiet_underflow
 def sigmoid_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """σ'(z) = σ(z)(1 − σ(z)); dz = g ⊙ σ ⊙ (1 − σ)."""
+    """σ'(z) = σ(z)(1 − σ(z)) = e/(1 + e)², e = exp(−|z|); dz = g ⊙ σ ⊙ (1 − σ)."""
     z = _as_float(z)
-    return _scaled(_sigmoid_grad(z), _like(grad_out, z, "grad_out"))
+    return _vjp(_sigmoid_d, _like(grad_out, z, "grad_out"), z)
 
 
 @_quiet_underflow
 def sigmoid_jacobian(z: np.ndarray) -> np.ndarray:
     """J = diag(σ(z)(1 − σ(z))), shape z.shape + z.shape."""
     z = _as_float(z)
-    return _diag(_sigmoid_grad(z))
+    return _diag(_deriv(_sigmoid_d, z))
 
 
 @_quiet_underflow
 def sigmoid_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
     """J·t = t ⊙ σ(z)(1 − σ(z))."""
     z = _as_float(z)
-    return _scaled(_sigmoid_grad(z), _like(tangent, z, "tangent"))
+    return _vjp(_sigmoid_d, _like(tangent, z, "tangent"), z)
 
 
 # -- tanh --------------------------------------------------------------------------------------
-def _tanh_grad(z: np.ndarray) -> np.ndarray:
-    d = np.tanh(z, out=_buf(z))
-    np.square(d, out=d)
-    np.subtract(1, d, out=d)
-    return d
+def _tanh_d(out: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """tanh'(z) = 1 − tanh²(z)."""
+    t = np.tanh(z, out=out)
+    return np.subtract(1, np.square(t, out=t), out=t)
 
 
 @_quiet_underflow
@@ -304,21 +271,21 @@ def tanh(z: np.ndarray) -> np.ndarray:
 def tanh_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
     """tanh'(z) = 1 − tanh²(z); dz = g ⊙ (1 − tanh²(z))."""
     z = _as_float(z)
-    return _scaled(_tanh_grad(z), _like(grad_out, z, "grad_out"))
+    return _vjp(_tanh_d, _like(grad_out, z, "grad_out"), z)
 
 
 @_quiet_underflow
 def tanh_jacobian(z: np.ndarray) -> np.ndarray:
     """J = diag(1 − tanh²(z)), shape z.shape + z.shape."""
     z = _as_float(z)
-    return _diag(_tanh_grad(z))
+    return _diag(_deriv(_tanh_d, z))
 
 
 @_quiet_underflow
 def tanh_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
     """J·t = t ⊙ (1 − tanh²(z))."""
     z = _as_float(z)
-    return _scaled(_tanh_grad(z), _like(tangent, z, "tangent"))
+    return _vjp(_tanh_d, _like(tangent, z, "tangent"), z)
 
 
 # -- softplus ----------------------------------------------------------------------------------
@@ -336,7 +303,7 @@ def softplus(z: np.ndarray) -> np.ndarray:
 def softplus_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
     """softplus'(z) = σ(z); dz = g ⊙ σ(z)."""
     z = _as_float(z)
-    return _scaled(_sigmoid(z), _like(grad_out, z, "grad_out"))
+    return _vjp(_sigmoid_into, _like(grad_out, z, "grad_out"), z)
 
 
 @_quiet_underflow
@@ -350,17 +317,18 @@ def softplus_jacobian(z: np.ndarray) -> np.ndarray:
 def softplus_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
     """J·t = t ⊙ σ(z)."""
     z = _as_float(z)
-    return _scaled(_sigmoid(z), _like(tangent, z, "tangent"))
+    return _vjp(_sigmoid_into, _like(tangent, z, "tangent"), z)
 
 
 # -- silu --------------------------------------------------------------------------------------
-def _silu_grad(z: np.ndarray) -> Any:
-    s = _sigmoid(z)
+def _silu_d(out: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """silu'(z) = σ(z)(1 + z(1 − σ(z)))."""
+    s = _sigmoid_into(out, z)
     d = 1 - s
     d *= z
     d += 1
-    d *= s
-    return d
+    s *= d
+    return s
 
 
 @_quiet_underflow
@@ -374,21 +342,21 @@ def silu(z: np.ndarray) -> np.ndarray:
 def silu_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
     """silu'(z) = σ(z)(1 + z(1 − σ(z))); dz = g ⊙ silu'(z)."""
     z = _as_float(z)
-    return _scaled(_silu_grad(z), _like(grad_out, z, "grad_out"))
+    return _vjp(_silu_d, _like(grad_out, z, "grad_out"), z)
 
 
 @_quiet_underflow
 def silu_jacobian(z: np.ndarray) -> np.ndarray:
     """J = diag(σ(z)(1 + z(1 − σ(z)))), shape z.shape + z.shape."""
     z = _as_float(z)
-    return _diag(_silu_grad(z))
+    return _diag(_deriv(_silu_d, z))
 
 
 @_quiet_underflow
 def silu_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
     """J·t = t ⊙ σ(z)(1 + z(1 − σ(z)))."""
     z = _as_float(z)
-    return _scaled(_silu_grad(z), _like(tangent, z, "tangent"))
+    return _vjp(_silu_d, _like(tangent, z, "tangent"), z)
 
 
 # -- gelu --------------------------------------------------------------------------------------
@@ -397,19 +365,19 @@ def _check_approximate(approximate: str) -> None:
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
-def _gelu_grad(z: np.ndarray, approximate: str) -> np.ndarray:
-    _check_approximate(approximate)
-    if approximate == "none":  # Φ(z) + z·φ(z), φ(z) = exp(−z²/2)/√(2π)
-        d = np.multiply(z, z, out=_buf(z))
+def _gelu_d(out: np.ndarray, z: np.ndarray, approximate: str) -> np.ndarray:
+    """gelu'(z) = Φ(z) + z·φ(z), φ(z) = exp(−z²/2)/√(2π) ("none"); "tanh": with
+    u = k(z + c z³), t = tanh(u): ½(1 + t) + ½ z (1 − t²) k (1 + 3c z²)."""
+    if approximate == "none":
+        d = np.square(z, out=out)
         d *= -0.5
         np.exp(d, out=d)
         d *= _INV_SQRT_2PI
         d *= z
         d += _cast(ndtr(z), z.dtype)
         return d
-    # tanh form: u = k(z + c z³), t = tanh(u); f' = ½(1 + t) + ½ z (1 − t²) k (1 + 3c z²)
-    z2 = np.multiply(z, z, out=_buf(z))
-    t = np.multiply(z2, _GELU_C, out=_buf(z))
+    z2 = np.square(z)
+    t = np.multiply(z2, _GELU_C, out=out)
     t += 1
     t *= z
     t *= _SQRT_2_OVER_PI
@@ -418,7 +386,7 @@ def _gelu_grad(z: np.ndarray, approximate: str) -> np.ndarray:
     z2 += 1
     z2 *= 0.5 * _SQRT_2_OVER_PI
     z2 *= z
-    sech2 = np.multiply(t, t, out=_buf(z))
+    sech2 = np.square(t)
     np.subtract(1, sech2, out=sech2)
     sech2 *= z2
     t += 1
@@ -454,27 +422,31 @@ def gelu_backward(grad_out: np.ndarray, z: np.ndarray, approximate: str = "none"
     """gelu'(z) = Φ(z) + z·φ(z) ("none"), or, with u = √(2/π)(z + 0.044715 z³),
     ½(1 + tanh u) + ½ z (1 − tanh² u)·√(2/π)(1 + 3·0.044715 z²) ("tanh"); dz = g ⊙ gelu'(z).
     """
+    _check_approximate(approximate)
     z = _as_float(z)
-    return _scaled(_gelu_grad(z, approximate), _like(grad_out, z, "grad_out"))
+    return _vjp(_gelu_d, _like(grad_out, z, "grad_out"), z, approximate=approximate)
 
 
 @_quiet_underflow
 def gelu_jacobian(z: np.ndarray, approximate: str = "none") -> np.ndarray:
     """J = diag(gelu'(z)) (see gelu_backward for gelu'), shape z.shape + z.shape."""
+    _check_approximate(approximate)
     z = _as_float(z)
-    return _diag(_gelu_grad(z, approximate))
+    return _diag(_deriv(_gelu_d, z, approximate=approximate))
 
 
 @_quiet_underflow
 def gelu_jvp(z: np.ndarray, tangent: np.ndarray, approximate: str = "none") -> np.ndarray:
     """J·t = t ⊙ gelu'(z) (see gelu_backward for gelu')."""
+    _check_approximate(approximate)
     z = _as_float(z)
-    return _scaled(_gelu_grad(z, approximate), _like(tangent, z, "tangent"))
+    return _vjp(_gelu_d, _like(tangent, z, "tangent"), z, approximate=approximate)
 
 
 # -- relu6 -------------------------------------------------------------------------------------
-def _relu6_mask(z: np.ndarray) -> np.ndarray:
-    return (z > 0) & (z < 6)  # 0 at both kinks
+def _relu6_d(out: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """relu6'(z) = [0 < z < 6] (0 at both kinks), written as 0.0/1.0 into out."""
+    return np.logical_and(z > 0, z < 6, out=out)
 
 
 @_quiet_underflow
@@ -490,21 +462,21 @@ def relu6_backward(grad_out: np.ndarray, z: np.ndarray) -> np.ndarray:
     dz = g ⊙ [0 < z < 6].
     """
     z = _as_float(z)
-    return np.multiply(_like(grad_out, z, "grad_out"), _relu6_mask(z))
+    return _vjp(_relu6_d, _like(grad_out, z, "grad_out"), z, STREAM)
 
 
 @_quiet_underflow
 def relu6_jacobian(z: np.ndarray) -> np.ndarray:
     """J = diag([0 < z < 6]) (0 at the kinks z = 0 and z = 6), shape z.shape + z.shape."""
     z = _as_float(z)
-    return _diag(_relu6_mask(z).astype(z.dtype))
+    return _diag(_deriv(_relu6_d, z))
 
 
 @_quiet_underflow
 def relu6_jvp(z: np.ndarray, tangent: np.ndarray) -> np.ndarray:
     """J·t = t ⊙ [0 < z < 6] (0 at the kinks z = 0 and z = 6)."""
     z = _as_float(z)
-    return np.multiply(_like(tangent, z, "tangent"), _relu6_mask(z))
+    return _vjp(_relu6_d, _like(tangent, z, "tangent"), z, STREAM)
 
 
 # -- hardtanh ----------------------------------------------------------------------------------
@@ -514,9 +486,10 @@ def _hardtanh_bounds(z: np.ndarray, min_val: float, max_val: float) -> tuple[Any
     return z.dtype.type(min_val), z.dtype.type(max_val)
 
 
-def _hardtanh_mask(z: np.ndarray, min_val: float, max_val: float) -> np.ndarray:
+def _hardtanh_d(out: np.ndarray, z: np.ndarray, min_val: float, max_val: float) -> np.ndarray:
+    """f'(z) = [min_val < z < max_val] (0 at both kinks), written as 0.0/1.0 into out."""
     lo, hi = _hardtanh_bounds(z, min_val, max_val)
-    return (z > lo) & (z < hi)  # 0 at both kinks
+    return np.logical_and(z > lo, z < hi, out=out)
 
 
 @_quiet_underflow
@@ -534,14 +507,15 @@ def hardtanh_backward(grad_out: np.ndarray, z: np.ndarray, min_val: float = -1.0
     dz = g ⊙ [min_val < z < max_val].
     """
     z = _as_float(z)
-    return np.multiply(_like(grad_out, z, "grad_out"), _hardtanh_mask(z, min_val, max_val))
+    return _vjp(_hardtanh_d, _like(grad_out, z, "grad_out"), z, STREAM, min_val=min_val,
+                max_val=max_val)
 
 
 @_quiet_underflow
 def hardtanh_jacobian(z: np.ndarray, min_val: float = -1.0, max_val: float = 1.0) -> np.ndarray:
     """J = diag([min_val < z < max_val]) (0 at both kinks), shape z.shape + z.shape."""
     z = _as_float(z)
-    return _diag(_hardtanh_mask(z, min_val, max_val).astype(z.dtype))
+    return _diag(_deriv(_hardtanh_d, z, min_val=min_val, max_val=max_val))
 
 
 @_quiet_underflow
@@ -549,4 +523,5 @@ def hardtanh_jvp(z: np.ndarray, tangent: np.ndarray, min_val: float = -1.0,
                  max_val: float = 1.0) -> np.ndarray:
     """J·t = t ⊙ [min_val < z < max_val] (0 at both kinks)."""
     z = _as_float(z)
-    return np.multiply(_like(tangent, z, "tangent"), _hardtanh_mask(z, min_val, max_val))
+    return _vjp(_hardtanh_d, _like(tangent, z, "tangent"), z, STREAM, min_val=min_val,
+                max_val=max_val)

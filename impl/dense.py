@@ -52,8 +52,11 @@ def dense_backward(grad_out: np.ndarray, x: np.ndarray, w: np.ndarray,
     g = np.asarray(grad_out, dtype=np.result_type(x, w, b))
     if g.shape != x.shape[:-1] + (n_out,):
         raise ValueError(f"grad_out has shape {g.shape}, expected {x.shape[:-1] + (n_out,)}")
+    # one BLAS call per product on the 2-D views (a batched g @ w.T would loop over the batch
+    # axes); the transposes are views that BLAS reads as they are (no copies), on the threads
+    # the BLAS library is given (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, default: all cores)
     g2 = g.reshape(-1, n_out)
-    dx = g @ w.T
+    dx = (g2 @ w.T).reshape(x.shape)
     dw = x.reshape(-1, n_in).T @ g2
     db = g2.sum(axis=0)
     return dx, dw, db
