@@ -170,8 +170,8 @@ def report(measured: dict) -> None:
            "(other jobs share the machine: ratios move by ±50% between runs at this load).",
            ""] if measured.get("load") else []),
         *[f"Re-measured in a separate run (`{m['selection']}`, {m['count']} benchmarks, load "
-          f"{m['load']}), merged into this report: those rows come from that run, the ceilings "
-          "beside them too." for m in mi.get("merged", [])],
+          f"{m['load']}), merged into this report (those rows come from that run; "
+          "ceilings from the last run that measured them)." for m in mi.get("merged", [])],
         "",
         "Threads per contender in this run:",
         "",
