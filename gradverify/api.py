@@ -287,7 +287,7 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
     chosen = set(ops) if ops else set(provided_ops(module, OP_NAMES))
     cases = [c for c in all_cases() if c.spec.name in chosen]
     own = [(s, d, getattr(module, s.name, None)) for s, d in decl if not ops or s.name in ops]
-    with declared.registered([o for o in own if callable(o[2])]):
+    with declared.registered([o for o in own if callable(o[2])]):  # type: ignore[misc]
         records = _runs(cases, module, refs, seed)
         for spec, defs, _ in own:
             among = tuple(r for r in reference.NAMES if r == "numeric" or r in defs)

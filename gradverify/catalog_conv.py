@@ -37,7 +37,7 @@ def _complete(shape: Shape, default: Shape) -> Shape:
 
 
 def _pair(v: Any) -> tuple[int, int]:
-    return (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
 
 
 # -- convolution -----------------------------------------------------------------------------
@@ -141,7 +141,8 @@ def _seq_size(shape: Shape) -> int:
 #: as the input (1x1 output without padding)
 CONV_SHAPES: tuple[Shape, ...] = ((1, 1, 3, 4, 2, 2, 3), (3, 3, 5, 4, 4, 3, 2),
                                   (1, 2, 3, 2, 1, 3, 2))
-CONV_PARAMS = ({}, {"stride": 2, "padding": 1}, {"stride": (2, 1), "padding": (0, 1)})
+CONV_PARAMS: tuple[dict[str, Any], ...] = (
+    {}, {"stride": 2, "padding": 1}, {"stride": (2, 1), "padding": (0, 1)})
 
 #: (N, C, H, W) with H ≠ W
 POOL_SHAPES: tuple[Shape, ...] = ((1, 1, 4, 5), (2, 3, 5, 6))

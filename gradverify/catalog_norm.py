@@ -17,6 +17,7 @@ per batch-norm channel, C a multiple of num_groups) and leaves valid shapes as t
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -127,7 +128,7 @@ def margin_inputs(rng, shape, dtype, params):
 
 
 AFFINE = ((0, 1, 2),)  # x, gamma, beta
-EPS = ({}, {"eps": 1e-3})
+EPS: tuple[dict[str, Any], ...] = ({}, {"eps": 1e-3})
 
 OPS: tuple[OpSpec, ...] = (
     OpSpec("batchnorm", "norm", norm_inputs(1), ((5, 3), (3, 2, 2, 4)), EPS, argnums=AFFINE[0],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -102,7 +103,7 @@ def forward(run: Run) -> float:
     f = impl_function(run.module, spec.name)
     inputs = case.inputs(case.rng(run.seed))
     names = run.outputs()
-    expected = [from_reference(ref, lambda o=o: r.forward(o, inputs, case.kwargs)) for o in names]
+    expected = [from_reference(ref, partial(r.forward, o, inputs, case.kwargs)) for o in names]
     actual = _as_outputs(call_impl(f, *inputs, **case.kwargs), len(names),
                          f"forward pass: {spec.name}", run.context)
     worst = 0.0
@@ -111,14 +112,23 @@ def forward(run: Run) -> float:
         worst = max(worst, check(
             a, e, what=f"forward pass: {spec.name}{out} vs {ref}", dtype=case.dtype,
             tol=tolerance(case.dtype, "value", ref, spec), context=run.context, ref=ref,
-            others=run.others(lambda x, o=o: x.forward(o, inputs, case.kwargs)), who=run.who,
-            magnitude=lambda o=o: r.forward(o, _abs_inputs(inputs), case.kwargs)))
+            others=run.others(_method("forward", o, inputs, case.kwargs)), who=run.who,
+            magnitude=partial(r.forward, o, _abs_inputs(inputs), case.kwargs)))
     return worst
 
 
 def _cotangents(run: Run, r: Any, inputs, rng) -> list[np.ndarray]:
     return [cotangent(rng, np.shape(r.forward(o, inputs, run.case.kwargs)), run.case.dtype)
             for o in run.outputs()]
+
+
+def _method(name: str, *args: Any) -> Callable[[Any], Any]:
+    """reference -> reference.<name>(*args): the same quantity from another reference."""
+    return lambda x: getattr(x, name)(*args)
+
+
+def _ref_vjp_k(x: Any, run: Run, inputs: Any, cots: Any, k: int) -> np.ndarray:
+    return _ref_vjp(x, run, inputs, cots)[k]
 
 
 def _ref_vjp(x: Any, run: Run, inputs, cots) -> tuple[np.ndarray, ...]:
@@ -150,9 +160,11 @@ def vjp(run: Run) -> float:
         worst = max(worst, check(
             actual, exp, what=f"backward pass: {name} gradient {k} (input {i}) vs {ref}",
             dtype=case.dtype, tol=tolerance(case.dtype, "grad", ref, spec), context=run.context,
-            ref=ref, others=run.others(lambda x, k=k: _ref_vjp(x, run, inputs, cots)[k]),
+            ref=ref, others=run.others(partial(_ref_vjp_k, run=run, inputs=inputs, cots=cots,
+                                               k=k)),
             who=run.who,
-            magnitude=lambda k=k: _ref_vjp(r, run, _abs_inputs(inputs), abs_cots)[k]))
+            magnitude=partial(_ref_vjp_k, r, run=run, inputs=_abs_inputs(inputs), cots=abs_cots,
+                              k=k)))
     return worst
 
 
@@ -191,10 +203,13 @@ def jacobian(run: Run) -> float:
     names = run.outputs()
     out_shapes = [tuple(np.shape(r.forward(o, inputs, case.kwargs))) for o in names]
 
-    def jac(x: Any, o: str, xs=inputs) -> tuple[np.ndarray, ...]:
+    def jac(x: Any, o: str, xs: Any = inputs) -> tuple[np.ndarray, ...]:
         return x.op_jacobian(o, case.kwargs, xs, spec.argnums)
 
-    expected = [from_reference(ref, lambda o=o: jac(r, o)) for o in names]
+    def jac_k(x: Any, o: str, k: int, xs: Any = inputs) -> np.ndarray:
+        return jac(x, o, xs)[k]
+
+    expected = [from_reference(ref, partial(jac, r, o)) for o in names]
     actual = _impl_jacobians(run, inputs, out_shapes)
     what = f"{spec.name}_jacobian" if spec.jacobian else f"Jacobian from {spec.name}_backward"
     worst = 0.0
@@ -204,8 +219,8 @@ def jacobian(run: Run) -> float:
             worst = max(worst, check(
                 a, e, what=f"{what}{out} (input {spec.argnums[k]}) vs {ref}", dtype=case.dtype,
                 tol=tolerance(case.dtype, "grad", ref, spec), context=run.context, ref=ref,
-                others=run.others(lambda x, k=k, o=o: jac(x, o)[k]), who=run.who,
-                magnitude=lambda k=k, o=o: np.abs(jac(r, o, _abs_inputs(inputs))[k])))
+                others=run.others(partial(jac_k, o=o, k=k)), who=run.who,
+                magnitude=partial(jac_k, r, o=o, k=k, xs=_abs_inputs(inputs))))
     return worst
 
 

@@ -140,7 +140,7 @@ def elementwise(formula: Formula, *arrays: np.ndarray, dtype: Any = None,
         order = "F"
     else:
         return _plain(formula, arrays, dtype)
-    out = np.empty(first.shape, dtype=dtype, order=order)
+    out = np.empty(first.shape, dtype=dtype, order=order)  # type: ignore[call-overload]
     flat = [a.reshape(-1, order=order) for a in (out, *arrays)]  # views: no copy
 
     def task(start: int, stop: int) -> None:

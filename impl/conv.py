@@ -12,6 +12,8 @@ Output size (torch's, ceil_mode False): OH = ⌊(H + 2·ph − KH) / sh⌋ + 1, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -24,7 +26,7 @@ Pair = tuple[int, int]
 # -- helpers ---------------------------------------------------------------------------------
 def _pair(v: int | tuple[int, int] | list[int], name: str) -> Pair:
     """An int or an (h, w) pair as an (h, w) pair of non-negative ints."""
-    pair = (v, v) if np.isscalar(v) else tuple(v)  # type: ignore[arg-type]
+    pair: tuple[Any, ...] = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
     if len(pair) != 2 or any(int(p) != p or p < 0 for p in pair):
         raise ValueError(f"{name} must be an int or an (h, w) pair of non-negative ints, got {v!r}")
     return int(pair[0]), int(pair[1])

@@ -66,6 +66,12 @@ class Reference(ABC):
     def call(self, f: Callable, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """Evaluate f on the inputs and return a NumPy array."""
 
+    def cached(self, what: str, compute: Callable[[Reference], Any],
+               arrays: Sequence[Any] = (), **key: Any) -> Any:
+        """``compute(self)``; ``reference.cache.CachedReference`` stores it under ``what``,
+        ``arrays`` and ``key`` (which must name everything else the value depends on)."""
+        return compute(self)
+
     # -- per op, through the table ---------------------------------------------------------
     def op(self, name: str, params: dict[str, Any] | None = None) -> Callable:
         """The framework's function for op ``name`` with its parameters bound;

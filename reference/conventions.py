@@ -232,7 +232,7 @@ DECLARED_TIES: dict[str, dict[str, str]] = {
 
 
 def _pair(v: Any) -> tuple[int, int]:
-    return (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
 
 
 def tie_routing(tie: PoolTie, rule: str) -> np.ndarray:

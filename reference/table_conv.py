@@ -25,7 +25,7 @@ OpTable = dict[str, Any]
 
 
 def _pair(v: Any) -> tuple[int, int]:
-    return (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
 
 
 def _pool_geometry(shape: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any):
