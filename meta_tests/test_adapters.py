@@ -4,6 +4,7 @@ function with the mistake. Torch and finite differences only, to stay fast."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ from gradverify import adapters
 
 USER = Path(__file__).resolve().parent / "user_modules"
 REFS = ("torch", "numeric")
+#: these compare with torch (and need two references to agree): skipped without it
+NEEDS_TORCH = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="torch is not installed: these checks compare with torch")
 
 #: shape -> (the function the wrong module gets wrong, what its first failure must say)
 SHAPES = {
@@ -37,6 +41,7 @@ def _report(reports: dict, name: str) -> gradverify.Report:
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+@NEEDS_TORCH
 def test_right_module_passes(reports, shape: str) -> None:
     report = _report(reports, f"{shape}_right")
     assert report.passed, str(report)
@@ -46,6 +51,7 @@ def test_right_module_passes(reports, shape: str) -> None:
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+@NEEDS_TORCH
 def test_wrong_module_fails_on_exactly_its_function(reports, shape: str) -> None:
     function, says = SHAPES[shape]
     report = _report(reports, f"{shape}_wrong")
@@ -60,6 +66,7 @@ def test_wrong_module_fails_on_exactly_its_function(reports, shape: str) -> None
     assert len(report.records) == len(right.records)
 
 
+@NEEDS_TORCH
 def test_fixed_parameter_is_not_supported_not_wrong(reports) -> None:
     report = _report(reports, "loss_right")
     unsupported = [r for r in report.records if r.outcome == "unsupported"]

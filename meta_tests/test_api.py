@@ -3,6 +3,7 @@ declares, "not supported" (NotImplementedError) and ``python -m gradverify``."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -18,12 +19,16 @@ from mistakes.check import ROOT, run_matrix
 
 USER = Path(__file__).resolve().parent / "user_modules"
 REFS = ("torch", "numeric")
+#: these compare with torch (and need two references to agree): skipped without it
+NEEDS_TORCH = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="torch is not installed: these checks compare with torch")
 
 
 def _wrong_sigmoid_backward(g, z):
     return g * impl.sigmoid(z)  # forgets (1 − σ)
 
 
+@NEEDS_TORCH
 def test_dict_target_checks_exactly_its_functions() -> None:
     right = gradverify.check({"sigmoid": impl.sigmoid, "sigmoid_backward": impl.sigmoid_backward},
                              references=REFS)
@@ -113,6 +118,7 @@ def test_not_implemented_in_the_matrix_is_a_skip_counted_apart() -> None:
 
 
 # -- declared ops -------------------------------------------------------------------------------
+@NEEDS_TORCH
 def test_declared_ops_are_checked_and_supports_honoured() -> None:
     right = gradverify.check(USER / "declared_right.py", references=("torch", "numeric"))
     assert right.passed, str(right)
@@ -133,6 +139,7 @@ def test_declared_ops_are_checked_and_supports_honoured() -> None:
     assert "the formula is wrong" in wrong.failures[0].diagnosis
 
 
+@NEEDS_TORCH
 def test_declared_ops_leave_the_references_as_they_were() -> None:
     import reference
 
@@ -162,6 +169,7 @@ def swish_torch(x, beta=1.0):
     return x * torch.sigmoid(beta * x)
 
 
+@NEEDS_TORCH
 def test_gradcheck_passes_a_right_backward_and_catches_a_wrong_one() -> None:
     x = np.random.default_rng(1).standard_normal((3, 4))
     right = gradverify.gradcheck(swish, swish_backward, x, beta=1.5, torch=swish_torch)
