@@ -24,8 +24,9 @@ SIZES = (10**2, 10**4, 10**6, 10**7)  # a 10⁷ float64 array is 80 MB
 #: "impl@base" beside the current one: before/after in the same run, under the same load
 BASELINE = os.environ.get("GRADVERIFY_BENCH_BASELINE", "")
 WHO = ("impl", *(("impl@base",) if BASELINE else ()), *FRAMEWORKS)
-SPECS = [s for s in CATALOG if s.kind in ("elementwise", "axis", "loss") and s.variant != "int_labels"
-         and s.name != "multi_margin"]  # the ops these sizes apply to: the layers have their own
+#: the ops these sizes apply to (the layers have benchmarks of their own)
+SPECS = [s for s in CATALOG if s.kind in ("elementwise", "axis", "loss")
+         and s.variant != "int_labels" and s.name != "multi_margin"]
 
 
 def _shape(spec: OpSpec, size: int) -> tuple[int, ...]:
