@@ -26,8 +26,8 @@ compared array. The reasoning, from how rounding errors grow:
   that is 2.8e-14·M: a formula computed in float32 (errors ≈ 6e-8 relative) still fails by a
   factor of several hundred (the mistakes catalog's float32 sigmoid: 811×), and every O(1)
   mistake by about ten orders of magnitude. In float32 it is 1.5e-5·M: float32 cases check
-  dtype handling and stability, while float64
-  cases, which every op also runs, catch wrong formulas on every element, small or not.
+  dtype handling and stability, while float64 cases, which every op also runs, catch wrong
+  formulas on every element, small or not.
 - ``rtol`` keeps the elementwise part for elements that are large on their own: float64 1e-10
   (~5·10⁵ ulps of headroom, still 500× tighter than float32's ε), float32 1e-5 for values and
   1e-4 for gradients (one or two more roundings through exp/erf/tanh, which libraries implement
