@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from difflib import get_close_matches
 from importlib.metadata import PackageNotFoundError, version
 
 # One thread per process: the cases are tiny, and torch's and XLA's thread pools spinning
@@ -25,7 +26,8 @@ settings.load_profile("fast")
 
 import reference
 from gradverify import plugin as gradverify_plugin
-from gradverify.catalog import CATALOG, OP_NAMES
+from gradverify.cases import Case, parametrize
+from gradverify.catalog import CATALOG, OP_NAMES, OpSpec
 from gradverify.diagnose import FailureDigest
 from gradverify.loader import ImplLoadError, load_impl, provided_ops
 from gradverify.report import SummaryPlugin
@@ -43,6 +45,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in (*reference.NAMES, "slow"):
         config.addinivalue_line("markers", f"{name}: cases that use the {name} reference"
                                 if name != "slow" else "slow: long cases")
+    config.addinivalue_line("markers", "cases(check, refs, select): parametrize over the "
+                            "catalog's cases (gradverify.cases.matrix)")
+    config.selected_ops = _selected_ops(config.getoption("op", []))  # type: ignore[attr-defined]
     try:
         config.impl_module = load_impl(config.getoption("impl"))  # type: ignore[attr-defined]
     except ImplLoadError as exc:
@@ -53,6 +58,37 @@ def pytest_configure(config: pytest.Config) -> None:
         reference_cache.clear()
     config.pluginmanager.register(SummaryPlugin(config.getoption("report_dir")), "summary")
     config.pluginmanager.register(FailureDigest(), "failure-digest")
+
+
+def _selected_ops(values: list[str]) -> frozenset[str]:
+    ops = frozenset(name.strip() for value in values for name in value.split(",") if name.strip())
+    unknown = sorted(ops - {spec.name for spec in CATALOG})
+    if unknown:
+        names = sorted({spec.name for spec in CATALOG})
+        hints = [f"{u!r} (did you mean {', '.join(get_close_matches(u, names, 3))}?)"
+                 if get_close_matches(u, names, 3) else repr(u) for u in unknown]
+        raise pytest.UsageError(f"--op: no such op in the catalog: {', '.join(hints)}; the "
+                                f"ops are: {', '.join(names)}")
+    return ops
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@matrix(check, ...)``: the catalog's cases of the ops chosen with --op (all by default)."""
+    marker = metafunc.definition.get_closest_marker("cases")
+    if marker is not None:
+        ops = metafunc.config.selected_ops  # type: ignore[attr-defined]
+        check, refs, select = marker.args
+        metafunc.parametrize("case,ref", parametrize(check, refs, select, ops))
+
+
+def _op_of(value: object) -> str | None:
+    """The catalog op a test parameter belongs to (a Case, an OpSpec, a kink), if any."""
+    if isinstance(value, Case):
+        return value.spec.name
+    if isinstance(value, OpSpec):
+        return value.name
+    op = getattr(value, "op", None)
+    return op if isinstance(op, str) else None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -87,14 +123,27 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tag matrix items with op and reference, so the summary can aggregate xdist reports."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the other ops' parametrized items under --op; tag matrix items with op and
+    reference, so the summary can aggregate xdist reports."""
+    ops = config.selected_ops  # type: ignore[attr-defined]
+    if ops:
+        def other(item: pytest.Item) -> bool:
+            params = getattr(getattr(item, "callspec", None), "params", {}).values()
+            return any((op := _op_of(v)) is not None and op not in ops for v in params)
+
+        deselected = [item for item in items if other(item)]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if not other(item)]
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         case, ref = params.get("case"), params.get("ref")
-        if case is not None and "contract" in params:  # the contracts: one column of their own
+        if not isinstance(case, Case):  # not a matrix item, or an empty parameter set
+            continue
+        if "contract" in params:  # the contracts: one column of their own
             ref = "contracts"
-        if case is not None and ref is not None:
+        if ref is not None:
             item.user_properties += [("op", case.spec.label), ("reference", ref),
                                      ("check", getattr(item, "originalname", item.name))]
 

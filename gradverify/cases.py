@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import traceback
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -79,16 +79,26 @@ def all_cases(kinds: tuple[str, ...] | None = None) -> Iterator[Case]:
 
 
 def parametrize(check: str, refs: tuple[str, ...] = reference.NAMES,
-                select: Callable[[Case], bool] = lambda c: True) -> list[Any]:
-    """pytest params (case, reference) with ids ``<op>-<ref>-<dtype>-<shape>[-<params>]``."""
+                select: Callable[[Case], bool] = lambda c: True,
+                ops: Collection[str] | None = None) -> list[Any]:
+    """pytest params (case, reference) with ids ``<op>-<ref>-<dtype>-<shape>[-<params>]``;
+    only the ops named in ``ops`` when it is given."""
     out = []
     for case in all_cases():
-        if not select(case):
+        if (ops and case.spec.name not in ops) or not select(case):
             continue
         for ref in refs:
             marks = [getattr(pytest.mark, ref)]
             out.append(pytest.param(case, ref, id=case.id(ref), marks=marks))
     return out
+
+
+def matrix(check: str, refs: tuple[str, ...] = reference.NAMES,
+           select: Callable[[Case], bool] = lambda c: True) -> pytest.MarkDecorator:
+    """Parametrize a test over ``case, ref`` like ``parametrize``, at collection time: the
+    conftest's ``pytest_generate_tests`` applies ``--op``, so the other ops' cases are never
+    built (a run of one op collects in milliseconds, not seconds)."""
+    return pytest.mark.cases(check, refs, select)
 
 
 # -- running a case ------------------------------------------------------------------------

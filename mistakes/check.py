@@ -3,7 +3,9 @@
 Used by the meta-tests and by ``tools/mistakes_doc.py``. ``pytest.main`` runs in-process: a
 subprocess per mistake would import torch and jax again each time (~5 s), and pytester's
 in-process runner unloads the modules a run imported (torch cannot be imported twice in one
-process). A run costs ~1 s, most of it collecting the matrix.
+process). A run collects only its op's cases (``--op``) and skips pytest's unraisable-exception
+plugin, whose two ``gc.collect()`` calls at the end of a session cost ~0.6 s in a process that
+holds torch and jax: ~0.3 s a run instead of ~1.5 s.
 """
 
 from __future__ import annotations
@@ -71,10 +73,12 @@ def run_matrix(target: str | Path, op: str | None = None, refs: str = "torch or 
     ``keyword``) in ``path`` against ``--impl target``, with the references selected by the
     marker expression ``refs``."""
     collect = _Collect()
-    args = [str(path), f"--rootdir={ROOT}", "-p", "no:cacheprovider", f"--impl={target}",
-            "-m", refs, "-q", "--no-header"]
-    if op is not None or keyword:
-        args += ["-k", keyword or f"[{op}-"]
+    args = [str(path), f"--rootdir={ROOT}", "-p", "no:cacheprovider", "-p",
+            "no:unraisableexception", f"--impl={target}", "-m", refs, "-q", "--no-header"]
+    if op is not None:
+        args.append(f"--op={op}")
+    if keyword:
+        args += ["-k", keyword]
     if maxfail is not None:
         args.append(f"--maxfail={maxfail}")
     code = pytest.main(args, plugins=[collect])

@@ -30,6 +30,9 @@ def _torch() -> Any:
 
 
 def _jax() -> Any:
+    from .jax_ref import configure_xla
+
+    configure_xla()
     import jax
 
     jax.config.update("jax_enable_x64", True)

@@ -11,7 +11,7 @@ import pytest
 
 import reference
 from gradverify import checks, declared
-from gradverify.cases import Case, parametrize
+from gradverify.cases import Case, matrix
 
 FRAMEWORKS = tuple(r for r in reference.NAMES if r != "numeric")
 
@@ -28,20 +28,19 @@ def _run(check: str, case: Case, ref: str, request, record_property) -> None:
     record_property("worst_rel", checks.CHECKS[check](run))
 
 
-@pytest.mark.parametrize("case,ref", parametrize("forward", FRAMEWORKS))
+@matrix("forward", FRAMEWORKS)
 def test_forward(case: Case, ref: str, request, record_property):
     """The module's forward value equals the framework's."""
     _run("forward", case, ref, request, record_property)
 
 
-@pytest.mark.parametrize("case,ref", parametrize("vjp"))
+@matrix("vjp")
 def test_vjp(case: Case, ref: str, request, record_property):
     """The module's <op>_backward(g, ...) equals the reference's VJP for a random cotangent."""
     _run("vjp", case, ref, request, record_property)
 
 
-@pytest.mark.parametrize("case,ref", parametrize(
-    "jacobian", select=lambda c: checks.applies("jacobian", c)))
+@matrix("jacobian", select=lambda c: checks.applies("jacobian", c))
 def test_jacobian(case: Case, ref: str, request, record_property):
     """The module's full Jacobian (shape out.shape + in.shape) equals the reference's."""
     _run("jacobian", case, ref, request, record_property)

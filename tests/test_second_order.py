@@ -10,14 +10,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from gradverify.cases import (
     Case,
     call_impl,
     from_reference,
     impl_function,
-    parametrize,
+    matrix,
     use_reference,
 )
 from gradverify.diagnose import check
@@ -35,7 +34,7 @@ def _has_jvp(c: Case) -> bool:
     return c.spec.kind in ("elementwise", "axis")
 
 
-@pytest.mark.parametrize("case,ref", parametrize("hessian", select=_is_loss))
+@matrix("hessian", select=_is_loss)
 def test_hessian(case: Case, ref: str, impl_module, impl_option, seed, device, request,
                  record_property):
     """impl's <loss>_hessian equals the reference's Hessian w.r.t. the first input."""
@@ -52,7 +51,7 @@ def test_hessian(case: Case, ref: str, impl_module, impl_option, seed, device, r
             ref=ref, context=context, who=impl_module.__name__))
 
 
-@pytest.mark.parametrize("case,ref", parametrize("hvp", select=_is_loss))
+@matrix("hvp", select=_is_loss)
 def test_hvp(case: Case, ref: str, impl_module, impl_option, seed, device, request,
              record_property):
     """impl's <loss>_hvp(v, ...) equals the reference's Hessian-vector product."""
@@ -71,8 +70,7 @@ def test_hvp(case: Case, ref: str, impl_module, impl_option, seed, device, reque
             ref=ref, context=context, who=impl_module.__name__))
 
 
-@pytest.mark.parametrize("case,ref", parametrize("jvp", ("torch", "jax", "autograd", "numeric"),
-                                                 select=_has_jvp))
+@matrix("jvp", ("torch", "jax", "autograd", "numeric"), select=_has_jvp)
 def test_jvp(case: Case, ref: str, impl_module, impl_option, seed, device, request,
              record_property):
     """impl's <op>_jvp(z, tangent) (forward mode, J·t) equals the reference's JVP."""

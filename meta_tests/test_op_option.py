@@ -1,0 +1,62 @@
+"""``--op``: only the named ops' cases run, the others' matrix cases are never built, and an
+unknown name is a usage error that lists the catalog's ops; and XLA's compile-time flags
+leave a flag the user set alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gradverify.cases import all_cases
+from mistakes.check import MATRIX, ROOT
+from reference import jax_ref
+
+
+class _Items:
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.ids = [item.nodeid.split("::")[-1] for item in session.items]
+
+
+def _collect(*args: str) -> list[str]:
+    items = _Items()
+    code = pytest.main([str(MATRIX), f"--rootdir={ROOT}", "-p", "no:cacheprovider", "-p",
+                        "no:unraisableexception", "--co", "-q", *args], plugins=[items])
+    assert code == pytest.ExitCode.OK
+    return items.ids
+
+
+def test_only_the_named_ops_cases_are_collected() -> None:
+    ids = _collect("--op", "softmax,tanh", "--op", "mse")
+    ops = {test.split("[", 1)[1].split("-", 1)[0] for test in ids}
+    assert ops == {"softmax", "tanh", "mse"}
+    # as many as the catalog has: forward 3 frameworks, VJP 4 references, Jacobian on small
+    forward = sum(1 for c in all_cases() if c.spec.name in ops) * 3
+    assert sum(test.startswith("test_forward[") for test in ids) == forward
+    everything = _collect()
+    assert sorted(ids) == sorted(t for t in everything
+                                 if t.split("[", 1)[1].split("-", 1)[0] in ops)
+
+
+def test_an_unknown_op_is_a_usage_error_with_suggestions() -> None:
+    run = subprocess.run([sys.executable, "-m", "pytest", str(MATRIX), "--co", "-q",
+                          "--op", "sofmax", "-p", "no:cacheprovider"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "--op: no such op in the catalog: 'sofmax' (did you mean softmax" in run.stderr
+
+
+def test_xla_flags_keep_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=2")
+    jax_ref.configure_xla()
+    flags = os.environ["XLA_FLAGS"].split()
+    assert "--xla_backend_optimization_level=2" in flags
+    assert "--xla_backend_optimization_level=0" not in flags
+    assert "--xla_cpu_use_fusion_emitters=false" in flags
+    jax_ref.configure_xla()  # idempotent
+    assert os.environ["XLA_FLAGS"].split() == flags
