@@ -124,13 +124,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the other ops' parametrized items under --op; tag matrix items with op and
-    reference, so the summary can aggregate xdist reports."""
+    """Under --op, deselect every item not parametrized by one of its ops; tag matrix items
+    with op and reference, so the summary can aggregate xdist reports."""
     ops = config.selected_ops  # type: ignore[attr-defined]
     if ops:
-        def other(item: pytest.Item) -> bool:
+        def other(item: pytest.Item) -> bool:  # no op of --op's (networks: several ops)
             params = getattr(getattr(item, "callspec", None), "params", {}).values()
-            return any((op := _op_of(v)) is not None and op not in ops for v in params)
+            return not {_op_of(v) for v in params} & ops
 
         deselected = [item for item in items if other(item)]
         if deselected:

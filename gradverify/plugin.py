@@ -17,8 +17,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "(same API as impl); default: impl")
     group.addoption("--seed", type=int, default=0, help="seed of every case's inputs (default 0)")
     group.addoption("--op", action="append", default=[], metavar="NAME[,NAME]",
-                    help="only these catalog ops' cases (repeatable); the others' matrix "
-                    "cases are not even collected")
+                    help="only the cases of these catalog ops (repeatable): tests not "
+                    "parametrized by one (networks, meta-tests) are deselected, and the "
+                    "other ops' matrix cases are not even collected")
     group.addoption("--device", default="cpu", choices=("cpu", "cuda"),
                     help="device of the torch and jax references")
     group.addoption("--report-dir", default=None, help="write the summary matrix here")
