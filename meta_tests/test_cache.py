@@ -264,7 +264,7 @@ def pytest_unconfigure(config):
 #: 35 cases: forward, VJP, Jacobian, JVP, Hessian, HVP, kinks, networks; torch and jax
 SELECTION = ("relu6-torch-float64-3x4 or relu6-jax-float64-3x4 or mse-torch-float64-2x3 or "
              "mse-jax-float64-2x3 or mlp-jax-float64-identity or mlp-torch-float64-b1 or "
-             "relu6-jax-relu6")
+             "relu6-jax-relu6 or conventions_page")
 
 
 def test_a_warm_run_imports_no_framework(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -277,7 +277,7 @@ def test_a_warm_run_imports_no_framework(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv(cache.ENV, str(tmp_path / "cache"))
     (tmp_path / "gv_watch.py").write_text(WATCH)
     tests = ["tests/test_matrix.py", "tests/test_second_order.py", "tests/test_kinks.py",
-             "tests/test_mlp.py"]
+             "tests/test_mlp.py", "tests/test_conventions_doc.py"]
     args = ["-k", SELECTION, "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "--no-header"]
     stores = cache.STATS["stores"]
     code = pytest.main([*(str(ROOT / t) for t in tests), f"--rootdir={ROOT}", *args])

@@ -31,7 +31,7 @@ from reference.conventions import (
     measure_tie,
 )
 from reference.defaults import DEFAULTS
-from reference.defaults import measure as measure_default
+from reference.defaults import measure_cached as measure_default
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "CONVENTIONS.md"
 FRAMEWORKS = ("torch", "jax", "autograd")
