@@ -8,7 +8,13 @@ recorded in the JSON's ``machine_info.threads``.
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# jax's compiled code at XLA's usual optimization (the suite's jax reference otherwise trades
+# run time for compile time: reference/jax_ref.py, FAST_COMPILE)
+os.environ["GRADVERIFY_JAX_FAST_COMPILE"] = "0"
 
 from .frameworks import thread_counts
 

@@ -60,6 +60,7 @@ def test_an_unknown_op_is_a_usage_error_with_suggestions() -> None:
 
 
 def test_xla_flags_keep_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRADVERIFY_JAX_FAST_COMPILE", raising=False)
     monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=2")
     jax_ref.configure_xla()
     flags = os.environ["XLA_FLAGS"].split()
@@ -68,3 +69,7 @@ def test_xla_flags_keep_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> No
     assert "--xla_cpu_use_fusion_emitters=false" in flags
     jax_ref.configure_xla()  # idempotent
     assert os.environ["XLA_FLAGS"].split() == flags
+    monkeypatch.setenv("XLA_FLAGS", "")
+    monkeypatch.setenv("GRADVERIFY_JAX_FAST_COMPILE", "0")  # the benchmarks: XLA as usual
+    jax_ref.configure_xla()
+    assert os.environ["XLA_FLAGS"] == ""

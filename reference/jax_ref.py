@@ -13,7 +13,8 @@ Every case has its own shapes, so XLA compiles each one exactly once and runs it
 compilation, not execution, is the reference's cost. ``FAST_COMPILE`` trades run time for
 compile time (measured on this project's machine, softmax's forward, VJP and Jacobian in one
 jit: compile 141 -> 35 ms, run 67 -> 106 us); a flag whose name is already in ``XLA_FLAGS``
-is left as the user set it.
+is left as the user set it, and ``GRADVERIFY_JAX_FAST_COMPILE=0`` adds none (the benchmarks,
+which time jax's compiled code, set it).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ FAST_COMPILE = ("--xla_cpu_use_fusion_emitters=false", "--xla_backend_optimizati
 
 def configure_xla() -> None:
     """Add ``FAST_COMPILE`` to ``XLA_FLAGS`` (read when jax's CPU backend starts)."""
+    if os.environ.get("GRADVERIFY_JAX_FAST_COMPILE", "1").strip().lower() in ("", "0", "off"):
+        return
     flags = os.environ.get("XLA_FLAGS", "")
     extra = [f for f in FAST_COMPILE if f.split("=")[0] not in flags]
     os.environ["XLA_FLAGS"] = " ".join([flags, *extra]).strip()
