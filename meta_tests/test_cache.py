@@ -138,6 +138,23 @@ def test_a_changed_framework_version_is_another_key(monkeypatch: pytest.MonkeyPa
     assert _key() == key
 
 
+def test_other_xla_flags_are_another_jax_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The jax reference's compile-time flags change float32 results in the last bits."""
+    def keys(fast: str) -> tuple[str, str]:
+        monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+        monkeypatch.setenv("GRADVERIFY_JAX_FAST_COMPILE", fast)
+        cache.context.cache_clear()
+        return _key(), _key("jax")
+
+    try:
+        (torch_fast, jax_fast), (torch_default, jax_default) = keys("1"), keys("0")
+    finally:
+        monkeypatch.undo()
+        cache.context.cache_clear()
+    assert jax_fast != jax_default
+    assert torch_fast == torch_default == _key()
+
+
 @pytest.mark.parametrize("edit,changes", [
     ("reference/table.py", {"torch", "jax", "autograd", "numeric"}),
     ("reference/torch_ref.py", {"torch"}),

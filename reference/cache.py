@@ -131,6 +131,10 @@ def context(name: str, device: str) -> bytes:
     """What every key of reference ``name`` on ``device`` shares: versions and sources."""
     packages = (*PACKAGES[name], "numpy", "scipy")
     versions = ";".join(f"{p}={package_version(p)}" for p in packages)
+    if name == "jax":  # XLA's flags change float32 results in the last bits
+        from .jax_ref import xla_flags
+
+        versions += f";XLA_FLAGS={xla_flags()}"
     return f"{FORMAT}|{name}|{device}|{versions}|{source_hash(name)}".encode()
 
 

@@ -12,9 +12,13 @@ a callable that cannot be traced (Python control flow on values) runs eagerly.
 Every case has its own shapes, so XLA compiles each one exactly once and runs it a few times:
 compilation, not execution, is the reference's cost. ``FAST_COMPILE`` trades run time for
 compile time (measured on this project's machine, softmax's forward, VJP and Jacobian in one
-jit: compile 141 -> 35 ms, run 67 -> 106 us); a flag whose name is already in ``XLA_FLAGS``
-is left as the user set it, and ``GRADVERIFY_JAX_FAST_COMPILE=0`` adds none (the benchmarks,
-which time jax's compiled code, set it).
+jit: compile 141 -> 35 ms, run 67 -> 106 us). The price: at LLVM's O0 no multiply-add is
+contracted into an FMA, so float32 transcendentals differ from a default jax build in the last
+bits (tanh's gradient at -2.75: relative error 5.7e-6 instead of 1.2e-6, still within the
+allowance; O1 keeps the default's bits but compiles in 71 ms). A flag whose name is already in
+``XLA_FLAGS`` is left as the user set it; ``GRADVERIFY_JAX_FAST_COMPILE=0`` adds none (jax's
+default code; the benchmarks, which time jax's compiled code, set it). The flags are part of
+the reference cache's key for jax.
 """
 
 from __future__ import annotations
@@ -33,13 +37,20 @@ FAST_COMPILE = ("--xla_cpu_use_fusion_emitters=false", "--xla_backend_optimizati
                 "--xla_llvm_disable_expensive_passes=true", "--xla_cpu_multi_thread_eigen=false")
 
 
-def configure_xla() -> None:
-    """Add ``FAST_COMPILE`` to ``XLA_FLAGS`` (read when jax's CPU backend starts)."""
-    if os.environ.get("GRADVERIFY_JAX_FAST_COMPILE", "1").strip().lower() in ("", "0", "off"):
-        return
+def xla_flags() -> str:
+    """The XLA_FLAGS the jax reference runs with: the environment's, plus ``FAST_COMPILE``
+    (unless ``GRADVERIFY_JAX_FAST_COMPILE`` is 0/off/empty). Part of the jax cache key: the
+    flags change float32 results in the last bits (O0 contracts no multiply-add into FMA)."""
     flags = os.environ.get("XLA_FLAGS", "")
+    if os.environ.get("GRADVERIFY_JAX_FAST_COMPILE", "1").strip().lower() in ("", "0", "off"):
+        return flags
     extra = [f for f in FAST_COMPILE if f.split("=")[0] not in flags]
-    os.environ["XLA_FLAGS"] = " ".join([flags, *extra]).strip()
+    return " ".join([flags, *extra]).strip()
+
+
+def configure_xla() -> None:
+    """Set ``XLA_FLAGS`` to ``xla_flags()`` (read when jax's CPU backend starts)."""
+    os.environ["XLA_FLAGS"] = xla_flags()
 
 
 #: cases up to this many input elements compute forward, VJP and Jacobian in one jit
