@@ -4,6 +4,9 @@ elementwise formulas), for any size, layout, dtype and thread count, and keeps s
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ import pytest
 import impl
 from impl import _blocked
 
+ROOT = Path(__file__).resolve().parent.parent
 SOFTMAX = importlib.import_module("impl.softmax")  # impl.softmax is also the function
 
 BLOCK = 1000  # small blocks, so modest arrays cross several blocks and the size threshold
@@ -165,15 +169,21 @@ def test_public_backward_large_input_threads(op: str, monkeypatch: pytest.Monkey
 
 
 def test_a_forked_child_gets_its_own_pool() -> None:
-    """After fork the parent's pool threads do not exist in the child: it must not hang."""
-    import multiprocessing
-
-    z = np.linspace(-3, 3, 50_000)
-    expected = _run(_relu_vjp, z, z, threads=2, min_size=0)  # the parent's pool exists now
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(1) as pool:
-        result = pool.apply_async(_child_relu, (z,)).get(timeout=60)
-    np.testing.assert_array_equal(result, expected)
+    """After fork the parent's pool threads do not exist in the child: it must not hang. In a
+    fresh interpreter, which has loaded no jax or torch (whose own threads make any fork
+    unsafe), whatever ran before in this worker."""
+    code = (
+        "import multiprocessing, numpy as np\n"
+        "from tests.test_blocked import _child_relu\n"
+        "z = np.linspace(-3, 3, 50_000)\n"
+        "expected = _child_relu(z)  # the parent's pool exists now\n"
+        "with multiprocessing.get_context('fork').Pool(1) as pool:\n"
+        "    result = pool.apply_async(_child_relu, (z,)).get(timeout=60)\n"
+        "np.testing.assert_array_equal(result, expected)\n"
+        "import sys; assert 'jax' not in sys.modules and 'torch' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def _child_relu(z: np.ndarray) -> np.ndarray:
