@@ -53,6 +53,18 @@ def run_seed(seed: int, workers: str, extra: list[str], out: Path) -> tuple[dict
     return {"failures": failures, "counts": counts}, wall
 
 
+def _commit() -> str:
+    """The checkout's commit (and whether it has uncommitted changes), or "unknown"."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, text=True, capture_output=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" with uncommitted changes" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     failed_at: dict[str, list[int]] = defaultdict(list)
     verdicts: dict[str, str] = {}
     rows, total = [], 0.0
+    commit = _commit()
 
     def write_report(done: list[int]) -> None:
         bad_seeds = sorted({s for v in failed_at.values() for s in v})
@@ -78,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{' ' + ' '.join(extra) if extra else ''}`: "
             f"`pytest {' '.join(extra) or 'tests'} --seed S` for S in {done[0]}..{done[-1]} "
             f"({len(done)} seeds), "
-            f"{total / 60:.1f} min in all.",
+            f"{total / 60:.1f} min in all, on commit {commit}.",
             "",
             f"**{len(bad_seeds)} of {len(done)} seeds had a failure; "
             f"{len(failed_at)} distinct tests failed.**",
