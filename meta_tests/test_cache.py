@@ -9,6 +9,7 @@ against values computed in this run, as CI does from a clean clone.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -281,7 +282,7 @@ def pytest_unconfigure(config):
 #: 35 cases: forward, VJP, Jacobian, JVP, Hessian, HVP, kinks, networks; torch and jax
 SELECTION = ("relu6-torch-float64-3x4 or relu6-jax-float64-3x4 or mse-torch-float64-2x3 or "
              "mse-jax-float64-2x3 or mlp-jax-float64-identity or mlp-torch-float64-b1 or "
-             "relu6-jax-relu6 or conventions_page")
+             "relu6-jax-relu6")
 
 
 def test_a_warm_run_imports_no_framework(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -294,7 +295,7 @@ def test_a_warm_run_imports_no_framework(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv(cache.ENV, str(tmp_path / "cache"))
     (tmp_path / "gv_watch.py").write_text(WATCH)
     tests = ["tests/test_matrix.py", "tests/test_second_order.py", "tests/test_kinks.py",
-             "tests/test_mlp.py", "tests/test_conventions_doc.py"]
+             "tests/test_mlp.py"]
     args = ["-k", SELECTION, "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "--no-header"]
     stores = cache.STATS["stores"]
     code = pytest.main([*(str(ROOT / t) for t in tests), f"--rootdir={ROOT}", *args])
@@ -312,3 +313,30 @@ def test_a_warm_run_imports_no_framework(tmp_path: Path, monkeypatch: pytest.Mon
     passed = cold.split(" passed")[0]
     assert passed.isdigit() and stored >= int(passed) > 0, cold  # each case stored a value
     assert cold.split(" in ")[0] == warm.split(" in ")[0]  # "35 passed, N deselected"
+
+
+DEFAULTS_WARM = """
+import json, sys
+from reference.defaults import DEFAULTS, measure_cached
+print(json.dumps([measure_cached(d, f) for d in DEFAULTS for f in ("torch", "jax", "autograd")]))
+print(sorted({"torch", "jax"} & set(sys.modules)))
+"""
+
+
+def test_the_defaults_table_is_read_from_the_cache(fresh_cache: Path) -> None:
+    """docs/CONVENTIONS.md's defaults, measured once here into an empty cache, are read by a
+    fresh interpreter without importing torch or jax (tests/test_conventions_doc.py in a warm
+    run imports no framework)."""
+    from reference.defaults import DEFAULTS, measure_cached
+
+    for name in ("torch", "jax", "autograd"):
+        _ref(name)
+    stores = cache.STATS["stores"]
+    cold = [measure_cached(d, f) for d in DEFAULTS for f in ("torch", "jax", "autograd")]
+    assert cache.STATS["stores"] - stores == len(cold)
+    done = subprocess.run([sys.executable, "-c", DEFAULTS_WARM], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    values, loaded = done.stdout.splitlines()[-2:]
+    assert json.loads(values) == cold
+    assert loaded == "[]", f"reading the defaults imported {loaded}"
