@@ -2,10 +2,10 @@
 
 Eager jax compiles every primitive for every new shape and dtype: 0.2-0.5 s for a small
 softmax VJP. The op-level transforms (``forward``, ``op_vjp``, ...) therefore go through one
-``jax.jit`` per (op, parameters, transform), which compiles once per shape and dtype (~50-90
-ms) and then runs in about a millisecond; XLA executables are also kept in a persistent
-compilation cache (``GRADVERIFY_JAX_CACHE``, default ``.cache/jax`` in the repository; set it
-empty to disable), so a second run compiles nothing. Arbitrary callables (networks) are
+``jax.jit`` per (op, parameters, transform), which compiles once per shape and dtype (~35 ms
+with ``FAST_COMPILE`` below) and then runs in about a millisecond; XLA executables are also
+kept in a persistent compilation cache (``GRADVERIFY_JAX_CACHE``, default ``.cache/jax`` in the
+repository; set it empty to disable), so a second run compiles nothing. Arbitrary callables (networks) are
 jitted too, one compilation per call (eager mode's per-primitive compilations cost 2-5x more);
 a callable that cannot be traced (Python control flow on values) runs eagerly.
 

@@ -12,25 +12,15 @@ array API, as its users would.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from . import table_conv, table_norm
-
-OpTable = dict[str, Callable[..., Any]]
+from .table_common import OpTable
+from .table_common import reduce as _reduce
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-
-
-def _reduce(x: Any, reduction: str) -> Any:
-    """Mean or sum of a framework array, as the losses' ``reduction`` asks."""
-    if reduction == "mean":
-        return x.mean()
-    if reduction == "sum":
-        return x.sum()
-    raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
 
 
 def _samples(x: Any) -> int:

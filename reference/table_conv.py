@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-OpTable = dict[str, Any]
+from .table_common import OpTable
 
 
 def _pair(v: Any) -> tuple[int, int]:

@@ -21,15 +21,8 @@ from typing import Any
 
 import numpy as np
 
-OpTable = dict[str, Any]
-
-
-def _reduce(x: Any, reduction: str) -> Any:
-    if reduction == "mean":
-        return x.mean()
-    if reduction == "sum":
-        return x.sum()
-    raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+from .table_common import OpTable
+from .table_common import reduce as _reduce
 
 
 def _channel(p: Any, ndim: int) -> Any:
