@@ -5,9 +5,9 @@ softmax VJP. The op-level transforms (``forward``, ``op_vjp``, ...) therefore go
 ``jax.jit`` per (op, parameters, transform), which compiles once per shape and dtype (~35 ms
 with ``FAST_COMPILE`` below) and then runs in about a millisecond; XLA executables are also
 kept in a persistent compilation cache (``GRADVERIFY_JAX_CACHE``, default ``.cache/jax`` in the
-repository; set it empty to disable), so a second run compiles nothing. Arbitrary callables (networks) are
-jitted too, one compilation per call (eager mode's per-primitive compilations cost 2-5x more);
-a callable that cannot be traced (Python control flow on values) runs eagerly.
+repository; set it empty to disable), so a second run compiles nothing. Arbitrary callables
+(networks) are jitted too, one compilation per call (eager mode's per-primitive compilations
+cost 2-5x more); a callable that cannot be traced (Python control flow on values) runs eagerly.
 
 Every case has its own shapes, so XLA compiles each one exactly once and runs it a few times:
 compilation, not execution, is the reference's cost. ``FAST_COMPILE`` trades run time for
