@@ -11,6 +11,7 @@ import traceback
 import zlib
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from types import ModuleType
 from typing import Any
 
@@ -45,16 +46,20 @@ class Case:
         parts += [f"{k}={v}" for k, v in self.params]
         return ",".join(parts)
 
-    @property
+    @cached_property  # a case is built once at collection and checked by several tests
     def key(self) -> str:
         return "-".join(filter(None, [self.spec.name, self.dtype, self.shape_id, self.param_id]))
+
+    @cached_property
+    def _key_crc(self) -> int:
+        return zlib.crc32(self.key.encode())
 
     def id(self, ref: str) -> str:
         return "-".join(filter(None, [self.spec.name, ref, self.dtype, self.shape_id,
                                       self.param_id]))
 
     def rng(self, seed: int) -> np.random.Generator:
-        return np.random.default_rng([seed, zlib.crc32(self.key.encode())])
+        return np.random.default_rng([seed, self._key_crc])
 
     def inputs(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         return self.spec.make(rng, self.shape, np.dtype(self.dtype), self.kwargs)

@@ -7,7 +7,17 @@ import pytest
 
 from gradverify.cases import as_gradients, call_impl
 from gradverify.catalog import BY_LABEL
-from gradverify.diagnose import agreement, check, errors, ratio_note, structural_problem
+from gradverify.diagnose import (
+    _agrees,
+    agreement,
+    check,
+    errors,
+    normwise_error,
+    ratio_note,
+    structural_problem,
+    within,
+)
+from gradverify.tolerances import Allowance
 
 TOL = (1e-10, 1e-12)
 E = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.5]])
@@ -44,6 +54,26 @@ def test_matching_values_pass_and_return_the_normwise_error() -> None:
     assert check(actual, E, what="x", dtype="float64", tol=TOL, context="") == pytest.approx(
         1e-12, rel=1e-3)
     assert structural_problem(E.copy(), E, "float64") is None
+
+
+def test_the_one_pass_early_out_agrees_with_the_full_comparison() -> None:
+    """``check``'s fast path (``_agrees``) passes exactly the pairs ``within`` passes with
+    every value finite, and returns ``normwise_error``'s value for them."""
+    rng = np.random.default_rng(0)
+    tol = Allowance(1e-10, 1e-12, 256 * 2.0**-53)
+    specials = [np.nan, np.inf, -np.inf, 0.0, 1e300]
+    for trial in range(400):
+        e = rng.standard_normal(rng.integers(0, 7)) * 10.0 ** rng.integers(-8, 8)
+        a = e * (1 + rng.choice([0, 1e-15, 1e-12, 1e-9, 1e-3]) * rng.standard_normal(e.shape))
+        for x in (a, e)[: 1 + trial % 2]:
+            if x.size and trial % 5 == 0:
+                x[rng.integers(x.size)] = rng.choice(specials)
+        fast = _agrees(a, e, tol)
+        full = (within(a, e, tol) and bool(np.all(np.isfinite(a)))
+                and bool(np.all(np.isfinite(e))))
+        assert (fast is not None) == full, (a, e)
+        if fast is not None:
+            assert fast == normwise_error(a, e)
 
 
 def test_the_worst_element_and_the_errors_are_named() -> None:
