@@ -26,7 +26,7 @@ settings.load_profile("fast")
 
 import reference
 from gradverify import plugin as gradverify_plugin
-from gradverify.cases import Case, parametrize
+from gradverify.cases import Case, case_major, parametrize
 from gradverify.catalog import CATALOG, OP_NAMES, OpSpec
 from gradverify.diagnose import FailureDigest
 from gradverify.loader import ImplLoadError, load_impl, provided_ops
@@ -124,8 +124,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under --op, deselect every item not parametrized by one of its ops; tag matrix items
-    with op and reference, so the summary can aggregate xdist reports."""
+    """Under --op, deselect every item not parametrized by one of its ops; run a case's tests
+    against one reference side by side (``case_major``: jax compiles each case once); tag
+    matrix items with op and reference, so the summary can aggregate xdist reports."""
     ops = config.selected_ops  # type: ignore[attr-defined]
     if ops:
         def other(item: pytest.Item) -> bool:  # no op of --op's (networks: several ops)
@@ -136,6 +137,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if deselected:
             config.hook.pytest_deselected(items=deselected)
             items[:] = [item for item in items if not other(item)]
+    case_major(items)
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         case, ref = params.get("case"), params.get("ref")
