@@ -158,6 +158,11 @@ class JaxReference(Reference):
                 "jvp": lambda args, t: jax.jvp(diff(args), primals(args), (t,))[1],
                 "hessian": lambda args: jax.hessian(diff(args))(*primals(args)),
                 "hvp": lambda args, v: jax.jvp(jax.grad(diff(args)), primals(args), (v,))[1],
+                # a small loss's Hessian and HVP in one compilation
+                "second": lambda args, v: (
+                    jax.hessian(diff(args))(*primals(args)),
+                    jax.jvp(jax.grad(diff(args)), primals(args), (v,))[1],
+                ),
                 # forward, VJP and Jacobian of a small case in one compilation
                 "bundle": lambda args, cot: (
                     f(*args),
@@ -218,8 +223,13 @@ class JaxReference(Reference):
 
     def op_hessian(self, name: str, params: dict[str, Any],
                    inputs: Sequence[np.ndarray]) -> np.ndarray:
+        if self._small(inputs):  # with the HVP: one compilation for both checks of a case
+            v = self._j(np.zeros_like(np.asarray(inputs[0])))
+            return self._np(self._jit("second", name, params)(self._args(inputs), v)[0])
         return self._np(self._jit("hessian", name, params)(self._args(inputs)))
 
     def op_hvp(self, name: str, params: dict[str, Any], inputs: Sequence[np.ndarray],
                v: np.ndarray) -> np.ndarray:
+        if self._small(inputs):
+            return self._np(self._jit("second", name, params)(self._args(inputs), self._j(v))[1])
         return self._np(self._jit("hvp", name, params)(self._args(inputs), self._j(v)))
