@@ -103,7 +103,8 @@ def forward(run: Run) -> float:
     f = impl_function(run.module, spec.name)
     inputs = case.inputs(case.rng(run.seed))
     names = run.outputs()
-    expected = [from_reference(ref, partial(r.forward, o, inputs, case.kwargs)) for o in names]
+    expected = [from_reference(ref, partial(r.forward, o, inputs, case.kwargs,
+                                            argnums=spec.argnums)) for o in names]
     actual = _as_outputs(call_impl(f, *inputs, **case.kwargs), len(names),
                          f"forward pass: {spec.name}", run.context)
     worst = 0.0
@@ -113,13 +114,15 @@ def forward(run: Run) -> float:
             a, e, what=f"forward pass: {spec.name}{out} vs {ref}", dtype=case.dtype,
             tol=tolerance(case.dtype, "value", ref, spec), context=run.context, ref=ref,
             others=run.others(_method("forward", o, inputs, case.kwargs)), who=run.who,
-            magnitude=partial(r.forward, o, _abs_inputs(inputs), case.kwargs)))
+            magnitude=partial(r.forward, o, _abs_inputs(inputs), case.kwargs,
+                              argnums=spec.argnums)))
     return worst
 
 
 def _cotangents(run: Run, r: Any, inputs, rng) -> list[np.ndarray]:
-    return [cotangent(rng, np.shape(r.forward(o, inputs, run.case.kwargs)), run.case.dtype)
-            for o in run.outputs()]
+    spec = run.case.spec
+    return [cotangent(rng, np.shape(r.forward(o, inputs, run.case.kwargs, argnums=spec.argnums)),
+                      run.case.dtype) for o in run.outputs()]
 
 
 def _method(name: str, *args: Any) -> Callable[[Any], Any]:
@@ -201,7 +204,8 @@ def jacobian(run: Run) -> float:
     r = use_reference(ref, run.device)
     inputs = case.inputs(case.rng(run.seed))
     names = run.outputs()
-    out_shapes = [tuple(np.shape(r.forward(o, inputs, case.kwargs))) for o in names]
+    out_shapes = [tuple(np.shape(r.forward(o, inputs, case.kwargs, argnums=spec.argnums)))
+                  for o in names]
 
     def jac(x: Any, o: str, xs: Any = inputs) -> tuple[np.ndarray, ...]:
         return x.op_jacobian(o, case.kwargs, xs, spec.argnums)

@@ -87,7 +87,11 @@ class Reference(ABC):
     # The op-level transforms below are what the tests call; a reference may cache compiled
     # versions of them per op (jax does), which it cannot do for an arbitrary callable.
     def forward(self, name: str, inputs: Sequence[np.ndarray],
-                params: dict[str, Any] | None = None) -> np.ndarray:
+                params: dict[str, Any] | None = None, *,
+                argnums: Sequence[int] | None = None) -> np.ndarray:
+        """The op's value. ``argnums``, when the caller knows them, are the inputs its VJP
+        will differentiate: a hint (jax compiles a small case's forward, VJP and Jacobian at
+        once); the value does not depend on it."""
         return self.call(self.op(name, params), inputs)
 
     def op_vjp(self, name: str, params: dict[str, Any], inputs: Sequence[np.ndarray],

@@ -316,9 +316,10 @@ class CachedReference(Reference):
 
     # -- op level: cached ------------------------------------------------------------------
     def forward(self, name: str, inputs: Sequence[np.ndarray],
-                params: dict[str, Any] | None = None) -> np.ndarray:
-        return self._lookup("forward", (name, params or {}, list(inputs)),
-                            lambda: self.real.forward(name, inputs, params))
+                params: dict[str, Any] | None = None, *,
+                argnums: Sequence[int] | None = None) -> np.ndarray:
+        return self._lookup("forward", (name, params or {}, list(inputs)),  # argnums: a hint
+                            lambda: self.real.forward(name, inputs, params, argnums=argnums))
 
     def op_vjp(self, name: str, params: dict[str, Any], inputs: Sequence[np.ndarray],
                cotangent: np.ndarray, argnums: Sequence[int]) -> Arrays:

@@ -194,7 +194,10 @@ class JaxReference(Reference):
         return self._jit("bundle", name, params, tuple(argnums))(args, cot)
 
     def forward(self, name: str, inputs: Sequence[np.ndarray],
-                params: dict[str, Any] | None = None) -> np.ndarray:
+                params: dict[str, Any] | None = None, *,
+                argnums: Sequence[int] | None = None) -> np.ndarray:
+        if argnums and self._small(inputs):  # the compilation the case's VJP check uses
+            return self._np(self._bundle(name, params, inputs, tuple(argnums))[0])
         if self._small(inputs) and np.issubdtype(np.asarray(inputs[0]).dtype, np.inexact):
             # argnums (0,): the same compilation as most ops' VJP check (input 0 a float)
             return self._np(self._bundle(name, params, inputs, (0,))[0])
