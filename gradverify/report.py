@@ -15,6 +15,10 @@ from typing import Any
 
 import pytest
 
+import reference
+
+from .catalog import CATALOG
+
 
 class Summary:
     def __init__(self) -> None:
@@ -46,8 +50,8 @@ class Summary:
         cell["worst_rel"] = max(cell["worst_rel"], float(props.get("worst_rel", 0.0)))
 
     def table(self) -> list[str]:
-        ops = list(dict.fromkeys(op for op, _ in self.cells))
-        refs = list(dict.fromkeys(ref for _, ref in self.cells))
+        ops = sorted({op for op, _ in self.cells}, key=_op_order)
+        refs = sorted({ref for _, ref in self.cells}, key=_ref_order)
         lines = ["| op | " + " | ".join(refs) + " |", "|---|" + "---|" * len(refs)]
         for op in ops:
             row = []
@@ -71,6 +75,19 @@ class Summary:
     def totals(self) -> dict[str, int]:
         return {k: sum(c[k] for c in self.cells.values())
                 for k in ("cases", "passed", "failed", "conventions", "unsupported", "skipped")}
+
+
+def _op_order(op: str) -> tuple[int, str]:
+    """Rows in catalog order (not in the order xdist's reports arrived): the same table
+    from every run."""
+    labels = [spec.label for spec in CATALOG]
+    return (labels.index(op), op) if op in labels else (len(labels), op)
+
+
+def _ref_order(ref: str) -> tuple[int, str]:
+    """Columns: contracts, the references in their usual order, then anything else."""
+    order = ["contracts", *reference.NAMES]
+    return (order.index(ref), ref) if ref in order else (len(order), ref)
 
 
 class SummaryPlugin:
@@ -112,5 +129,7 @@ class SummaryPlugin:
             f"{t['skipped']} skipped.\n")
         cells = [{"op": op, "reference": ref, **{k: v for k, v in c.items() if k != "reasons"},
                   "skip_reasons": sorted(c["reasons"])}
-                 for (op, ref), c in summary.cells.items()]
+                 for (op, ref), c in sorted(summary.cells.items(),
+                                            key=lambda kv: (_op_order(kv[0][0]),
+                                                            _ref_order(kv[0][1])))]
         (path / "summary.json").write_text(json.dumps({"totals": t, "cells": cells}, indent=1))

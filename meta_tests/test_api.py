@@ -117,6 +117,24 @@ def test_not_implemented_in_the_matrix_is_a_skip_counted_apart() -> None:
     assert "1 not supported" in summary.table()[2]
 
 
+
+def test_the_summary_table_has_one_order_whatever_order_the_reports_arrive_in() -> None:
+    """Rows in catalog order, columns contracts then the references: the main job's report
+    does not change between runs because xdist's reports arrived in another order."""
+    cells = [("tanh", "numeric"), ("relu", "jax"), ("tanh", "contracts"), ("relu", "torch"),
+             ("mse", "autograd"), ("tanh", "impl convention")]
+    tables = []
+    for order in (cells, cells[::-1]):
+        summary = Summary()
+        for op, ref in order:
+            summary.add(pytest.TestReport("t", ("t", 0, "t"), {}, "passed", None, "call",
+                                          user_properties=[("op", op), ("reference", ref)]))
+        tables.append(summary.table())
+    assert tables[0] == tables[1]
+    assert tables[0][0] == "| op | contracts | torch | jax | autograd | numeric | impl convention |"
+    assert [line.split(" |")[0] for line in tables[0][2:]] == ["| relu", "| tanh", "| mse"]
+
+
 # -- declared ops -------------------------------------------------------------------------------
 @NEEDS_TORCH
 def test_declared_ops_are_checked_and_supports_honoured() -> None:
