@@ -10,7 +10,11 @@ repository; set it empty to disable), so a second run compiles nothing. Arbitrar
 cost 2-5x more); a callable that cannot be traced (Python control flow on values) runs eagerly.
 
 Every case has its own shapes, so XLA compiles each one exactly once and runs it a few times:
-compilation, not execution, is the reference's cost. ``FAST_COMPILE`` trades run time for
+compilation, not execution, is the reference's cost. Hence the bundles: a small case's
+forward, VJP and Jacobian are one compilation (the forward check uses the case's argnums, a
+hint from the caller, to compile the same bundle), a small loss's Hessian and HVP another;
+the suite collects a case's tests against one reference side by side, so one xdist worker
+compiles it. ``FAST_COMPILE`` trades run time for
 compile time (measured on this project's machine, softmax's forward, VJP and Jacobian in one
 jit: compile 141 -> 35 ms, run 67 -> 106 us). The price: at LLVM's O0 no multiply-add is
 contracted into an FMA, so float32 transcendentals differ from a default jax build in the last
