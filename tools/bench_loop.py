@@ -1,7 +1,7 @@
 """The edit-run loop, measured: a cold run (empty reference cache) against warm runs.
 
     python -m tools.bench_loop [--workers 2] [--impl impl] [--warm 3] [--full] [--cold-jax]
-                               [--env-bytecode]
+                               [--floor] [--env-bytecode]
 
 In one invocation, with a fresh temporary ``GRADVERIFY_CACHE``: ``pytest tests -n W`` cold, then
 the same command ``--warm`` times (the cache now full), then a serial warm run with per-phase
@@ -9,11 +9,14 @@ CPU times per case (setup, call, teardown, the whole protocol: this module is al
 plugin that measures them), the collection time, and with ``--full`` the full default run
 (tests and meta-tests) cold. ``--cold-jax`` also gives the cold run an empty JAX compilation
 cache (a clean clone); by default jax's persistent compilation cache is left as it is, so the
-cold run is what every run cost before the reference cache. Each run records its wall time,
-its CPU time (children's user + system) and the load average before it, since the machine may
-be shared: the CPU time is the steadier number. Python bytecode (and pytest's rewritten test
-modules, hypothesis's among them) is cached under a temporary ``PYTHONPYCACHEPREFIX`` as a usual
-setup caches it; ``--env-bytecode`` keeps ``PYTHONDONTWRITEBYTECODE`` as the environment sets it.
+cold run is what every run cost before the reference cache. ``--floor`` also times as many
+trivial tests (``assert i >= 0``, pytest's default plugins, outside this project) with the same
+workers and serially: what pytest and pytest-xdist cost per test doing nothing. Each run
+records its wall time, its CPU time (children's user + system) and the load average before it,
+since the machine may be shared: the CPU time is the steadier number. Python bytecode (and
+pytest's rewritten test modules, hypothesis's among them) is cached under a temporary
+``PYTHONPYCACHEPREFIX`` as a usual setup caches it; ``--env-bytecode`` keeps
+``PYTHONDONTWRITEBYTECODE`` as the environment sets it.
 Writes ``reports/bench_loop.md``.
 Never part of the test suite (no timed assertions anywhere).
 """
@@ -91,17 +94,18 @@ if os.environ.get(PHASES_ENV):
 
 
 # -- the benchmark -----------------------------------------------------------------------------
-def run(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run ``cmd`` at the repository root: wall and CPU seconds, load, the last line, and the
-    reference cache's hits and misses summed over the processes."""
+def run(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> dict[str, Any]:
+    """Run ``cmd`` in ``cwd`` (at the repository root with this module as a plugin): wall and
+    CPU seconds, load, the last line, and the reference cache's hits and misses summed over
+    the processes."""
     stats = Path(env["GRADVERIFY_CACHE"] + ".stats")
     stats.unlink(missing_ok=True)
     env = {**env, STATS_ENV: str(stats)}
-    cmd = [*cmd, "-p", "tools.bench_loop"]
+    cmd = [*cmd, "-p", "tools.bench_loop"] if cwd == ROOT else cmd
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -127,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full", action="store_true", help="also the full default run, cold")
     ap.add_argument("--cold-jax", action="store_true",
                     help="an empty jax compilation cache for the cold runs too")
+    ap.add_argument("--floor", action="store_true",
+                    help="also time as many trivial tests: pytest's and xdist's own cost")
     ap.add_argument("--env-bytecode", action="store_true",
                     help="keep PYTHONDONTWRITEBYTECODE as the environment sets it (default: "
                     "write bytecode under a temporary PYTHONPYCACHEPREFIX, as a usual setup "
@@ -157,6 +163,19 @@ def main(argv: list[str] | None = None) -> int:
         print("serial warm run, CPU per phase per case:", flush=True)
         results["serial"] = run([*py, "tests", "-p", "no:xdist"], {**env, PHASES_ENV: str(phases)})
         results["phases"] = json.loads(phases.read_text()) if phases.is_file() else {}
+        if args.floor:
+            floor = Path(tmp) / "floor"
+            floor.mkdir()
+            (floor / "pytest.ini").write_text("[pytest]\n")  # not this project's options
+            n = int(results["phases"].get("n", 0)) or 11126
+            (floor / "test_floor.py").write_text(
+                f"import pytest\n\n\n@pytest.mark.parametrize('i', range({n}))\n"
+                "def test_floor(i):\n    assert i >= 0\n")
+            trivial = [sys.executable, "-m", "pytest", "-q", "test_floor.py"]
+            print(f"floor: {n} trivial tests, -n {args.workers} and serial", flush=True)
+            results["floor"] = run([*trivial, "-n", args.workers], env, floor)
+            results["floor_serial"] = run([*trivial, "-p", "no:xdist"], env, floor)
+            results["floor_n"] = n
         if args.full:
             full_env = {**cold_env, "GRADVERIFY_CACHE": str(Path(tmp) / "full")}
             print(f"full default run, cold: pytest -n {args.workers}", flush=True)
@@ -186,7 +205,7 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
         "",
         f"`python -m tools.bench_loop --workers {args.workers} --impl {args.impl} "
         f"--warm {args.warm}{' --full' if args.full else ''}"
-        f"{' --cold-jax' if args.cold_jax else ''}"
+        f"{' --cold-jax' if args.cold_jax else ''}{' --floor' if 'floor' in r else ''}"
         f"{' --env-bytecode' if args.env_bytecode else ''}`, on {os.cpu_count()} cores "
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}). CPU is the children's user + "
         "system time; load is the 1-minute load average just before the run (this machine is "
@@ -198,11 +217,22 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
         *(row(f"warm {i + 1}", w) for i, w in enumerate(warm)),
         row("collection only (serial)", r["collect"]),
         row("serial warm, phases measured", r["serial"]),
+        *([row(f"floor: {r['floor_n']} trivial tests, -n {args.workers}", r["floor"]),
+           row(f"floor: {r['floor_n']} trivial tests, serial", r["floor_serial"])]
+          if "floor" in r else []),
         *([row("full default run (tests + meta-tests), cold", r["full"])] if "full" in r else []),
         "",
         f"Warm / cold: {med / cold['wall']:.1%} of the wall time (median warm {med:.1f} s against "
         f"{cold['wall']:.1f} s), {med_cpu / cold['cpu']:.1%} of the CPU time.",
     ]
+    if "floor" in r:
+        f = r["floor"]
+        lines += [
+            "",
+            f"Above the floor: the median warm run takes {med - f['wall']:.1f} s wall and "
+            f"{med_cpu - f['cpu']:.1f} s CPU more than {r['floor_n']} tests that do nothing "
+            f"({f['wall']:.1f} s wall, {f['cpu']:.1f} s CPU with -n {args.workers}).",
+        ]
     if ph:
         lines += [
             "",
