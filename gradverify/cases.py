@@ -126,9 +126,8 @@ def case_major(items: list[pytest.Item]) -> None:
     for i, key in enumerate(keys):
         if key is not None:
             first.setdefault(key, i)
-    order = sorted(range(len(items)),
-                   key=lambda i: (i if keys[i] is None else first[keys[i]], i))  # type: ignore[index]
-    items[:] = [items[i] for i in order]
+    rank = [i if key is None else first[key] for i, key in enumerate(keys)]
+    items[:] = [items[i] for i in sorted(range(len(items)), key=lambda i: (rank[i], i))]
 
 
 # -- running a case ------------------------------------------------------------------------
