@@ -155,24 +155,29 @@ class JaxReference(Reference):
             def primals(args: tuple) -> tuple:
                 return tuple(args[i] for i in argnums)
 
+            def forward(args: tuple) -> Any:
+                return f(*args)
+
+            def vjp(args: tuple, cot: Any) -> Any:
+                return jax.vjp(diff(args), *primals(args))[1](cot)
+
+            def jacobian(args: tuple) -> Any:
+                return jax.jacrev(diff(args), argnums=k)(*primals(args))
+
+            def hessian(args: tuple) -> Any:
+                return jax.hessian(diff(args))(*primals(args))
+
+            def hvp(args: tuple, v: Any) -> Any:
+                return jax.jvp(jax.grad(diff(args)), primals(args), (v,))[1]
+
             body = {
-                "forward": lambda args: f(*args),
-                "vjp": lambda args, cot: jax.vjp(diff(args), *primals(args))[1](cot),
-                "jacobian": lambda args: jax.jacrev(diff(args), argnums=k)(*primals(args)),
+                "forward": forward, "vjp": vjp, "jacobian": jacobian, "hessian": hessian,
+                "hvp": hvp,
                 "jvp": lambda args, t: jax.jvp(diff(args), primals(args), (t,))[1],
-                "hessian": lambda args: jax.hessian(diff(args))(*primals(args)),
-                "hvp": lambda args, v: jax.jvp(jax.grad(diff(args)), primals(args), (v,))[1],
-                # a small loss's Hessian and HVP in one compilation
-                "second": lambda args, v: (
-                    jax.hessian(diff(args))(*primals(args)),
-                    jax.jvp(jax.grad(diff(args)), primals(args), (v,))[1],
-                ),
-                # forward, VJP and Jacobian of a small case in one compilation
-                "bundle": lambda args, cot: (
-                    f(*args),
-                    jax.vjp(diff(args), *primals(args))[1](cot),
-                    jax.jacrev(diff(args), argnums=k)(*primals(args)),
-                ),
+                # one compilation for the checks of a small case: forward, VJP and Jacobian
+                "bundle": lambda args, cot: (forward(args), vjp(args, cot), jacobian(args)),
+                # and a small loss's Hessian and HVP
+                "second": lambda args, v: (hessian(args), hvp(args, v)),
             }[kind]
             self._jitted[key] = jax.jit(body)
         return self._jitted[key]
@@ -200,11 +205,10 @@ class JaxReference(Reference):
     def forward(self, name: str, inputs: Sequence[np.ndarray],
                 params: dict[str, Any] | None = None, *,
                 argnums: Sequence[int] | None = None) -> np.ndarray:
-        if argnums and self._small(inputs):  # the compilation the case's VJP check uses
-            return self._np(self._bundle(name, params, inputs, tuple(argnums))[0])
-        if self._small(inputs) and np.issubdtype(np.asarray(inputs[0]).dtype, np.inexact):
-            # argnums (0,): the same compilation as most ops' VJP check (input 0 a float)
-            return self._np(self._bundle(name, params, inputs, (0,))[0])
+        if self._small(inputs) and (
+                argnums or np.issubdtype(np.asarray(inputs[0]).dtype, np.inexact)):
+            # the compilation the case's VJP check uses (not told: (0,), most ops' argnums)
+            return self._np(self._bundle(name, params, inputs, tuple(argnums or (0,)))[0])
         return self._np(self._jit("forward", name, params)(self._args(inputs)))
 
     def op_vjp(self, name: str, params: dict[str, Any], inputs: Sequence[np.ndarray],
