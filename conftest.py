@@ -31,6 +31,7 @@ from gradverify.catalog import CATALOG, OP_NAMES, OpSpec
 from gradverify.diagnose import FailureDigest
 from gradverify.loader import ImplLoadError, load_impl, provided_ops
 from gradverify.report import SummaryPlugin
+from gradverify.supports import guard
 from reference import cache as reference_cache
 
 BACKENDS = {"torch": "torch", "jax": "jax", "autograd": "autograd"}
@@ -45,13 +46,21 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in (*reference.NAMES, "slow"):
         config.addinivalue_line("markers", f"{name}: cases that use the {name} reference"
                                 if name != "slow" else "slow: long cases")
+    config.addinivalue_line("markers", "whole_module: a test of the module under test as a "
+                            "whole (kept under --op)")
     config.addinivalue_line("markers", "cases(check, refs, select): parametrize over the "
                             "catalog's cases (gradverify.cases.matrix)")
     config.selected_ops = _selected_ops(config.getoption("op", []))  # type: ignore[attr-defined]
     try:
-        config.impl_module = load_impl(config.getoption("impl"))  # type: ignore[attr-defined]
+        config.impl_module = guard(load_impl(config.getoption("impl")))  # type: ignore[attr-defined]
     except ImplLoadError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if not config.selected_ops and config.getoption("impl") != "impl":  # type: ignore[attr-defined]
+        # --impl collects only the ops the module provides (the rest would be thousands of
+        # "not provided" skips); the header names the others in one line
+        provided = provided_ops(config.impl_module, OP_NAMES)  # type: ignore[attr-defined]
+        if len(provided) < len(OP_NAMES):
+            config.selected_ops = frozenset(provided) or frozenset({"-"})  # type: ignore[attr-defined]
     config.cache_was_on = reference_cache.set_enabled(  # type: ignore[attr-defined]
         not config.getoption("no_cache", False))
     if config.getoption("clear_cache", False) and not hasattr(config, "workerinput"):  # once
@@ -116,7 +125,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
                      "and ignores pyproject.toml; write --impl=PATH for a file outside the project")
     return lines + [
         f"implementation under test: {module.__name__} ({where}): "
-        f"provides {len(ops)} of {len(OP_NAMES)} ops",
+        f"provides {len(ops)} of {len(OP_NAMES)} ops"
+        + ("" if config.getoption("impl") == "impl" or len(ops) == len(OP_NAMES) else
+           f"; not provided, not collected: {', '.join(o for o in OP_NAMES if o not in ops)}"),
         f"references: {', '.join(versions)}; device {config.getoption('device')}",
         f"seed: {config.getoption('seed')} (--seed N to change); numpy {np.__version__}",
         f"reference cache: {reference_cache.directory() or 'off'}",
@@ -130,6 +141,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ops = config.selected_ops  # type: ignore[attr-defined]
     if ops:
         def other(item: pytest.Item) -> bool:  # no op of --op's (networks: several ops)
+            if item.get_closest_marker("whole_module"):
+                return False
             params = getattr(getattr(item, "callspec", None), "params", {}).values()
             return not {_op_of(v) for v in params} & ops
 

@@ -27,8 +27,13 @@ Pair = tuple[Callable[..., Any], Callable[..., Any]]
 Params = dict[str, str] | Callable[[dict[str, Any]], dict[str, Any]] | None
 
 
-def _named(fn: Callable, like: Callable, suffix: str = "") -> Callable:
-    """``fn`` under ``like``'s name (plus ``suffix``) and module: messages name the user's code."""
+def _named(fn: Callable, like: Callable, suffix: str = "",
+           fixed: dict[str, Any] | None = None) -> Callable:
+    """``fn`` under ``like``'s name (plus ``suffix``) and module: messages name the user's code.
+    ``fixed`` is kept on it: the suite checks it against the value a case uses, impl's default
+    included (``gradverify.supports``)."""
+    if fixed:
+        vars(fn)["__gradverify_fixed__"] = dict(fixed)
     name = getattr(like, "__name__", None) or type(like).__name__  # a callable object: its class
     fn.__name__ = fn.__qualname__ = name + suffix
     fn.__module__ = getattr(like, "__module__", None) or fn.__module__
@@ -53,6 +58,36 @@ def _map_params(params: Params, pack: str | None, extra: dict[str, Any] | None,
         mapped = {(params or {}).get(k, k): v for k, v in kwargs.items()}
     mapped.update(extra or {})
     return {pack: mapped} if pack else mapped
+
+
+class ConstructorError(Exception):
+    """The user's constructor (a layer adapter's ``make``) raised: the message names it and its
+    arguments; the original exception is the ``__cause__``."""
+
+
+def _describe(value: Any) -> str:
+    """An argument as a message shows it: ``float64[3, 2]`` for an array, else its repr."""
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype}[{', '.join(map(str, value.shape))}]"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def construct(make: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """``make(*args, **kwargs)``; an exception other than ``NotImplementedError`` (the case is
+    then "not supported") becomes a ``ConstructorError`` naming the constructor and its
+    arguments, with the user's own frames as its traceback."""
+    try:
+        return make(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        who = getattr(make, "__name__", None) or type(make).__name__
+        shown = [*map(_describe, args), *(f"{k}={_describe(v)}" for k, v in kwargs.items())]
+        message = (f"{who}({', '.join(shown)}) raised {type(exc).__name__} in its "
+                   f"constructor: {exc}")
+        tb = exc.__traceback__.tb_next if exc.__traceback__ else None  # the user's frames
+        raise ConstructorError(message).with_traceback(tb) from exc
 
 
 def cache_pair(forward: Callable, backward: Callable, *, params: Params = None,
@@ -88,7 +123,7 @@ def cache_pair(forward: Callable, backward: Callable, *, params: Params = None,
         back = {user: r for user, r in zip(perm, result)}  # impl position -> gradient
         return tuple(back[i] for i in sorted(back))
 
-    return _named(f, forward), _named(f_backward, backward)
+    return _named(f, forward, fixed=fixed), _named(f_backward, backward, fixed=fixed)
 
 
 Getter = str | Sequence[str] | Callable[[Any], Any] | None
@@ -120,11 +155,20 @@ def layer(make: Callable[..., Any], grads: Getter = None, *, dx: Getter | str = 
     (``("dW", "db")``) or a getter (``lambda obj: obj.grads``,
     ``lambda obj: (obj.gradients["W"], obj.gradients["b"])``); None for no parameters.
     ``params``/``fixed``: the hyper-parameters, as for ``cache_pair`` (``fixed={"axis": -1}``
-    for a softmax layer that always normalizes the last axis)."""
+    for a softmax layer that always normalizes the last axis).
+
+    The constructor contract: ``make`` receives the case's parameter arrays positionally, in
+    the catalog's order (dense: ``W (n_in, n_out), b (n_out,)``), and the op's parameters as
+    keywords (renamed by ``params``); it is called once per call of ``f`` or ``f_backward``,
+    then ``forward`` once, then ``backward`` once. Wrap a constructor that wants something
+    else in a function (``lambda W, b: Dense(*W.shape, weights=W, bias=b[None])``). An
+    exception in it is reported as ``Dense(float64[3, 2], float64[2]) raised ValueError in
+    its constructor: ...`` (``ConstructorError``); ``NotImplementedError`` stays "not
+    supported"."""
     who = getattr(make, "__name__", None) or type(make).__name__
 
     def build(args: tuple, kwargs: dict[str, Any]) -> Any:
-        return make(*args, **_map_params(params, None, None, kwargs, fixed, who))
+        return construct(make, args, _map_params(params, None, None, kwargs, fixed, who))
 
     def f(x: Any, *params: Any, **kwargs: Any) -> Any:
         obj = build(params, kwargs)
@@ -139,7 +183,8 @@ def layer(make: Callable[..., Any], grads: Getter = None, *, dx: Getter | str = 
         rest = _read(obj, grads, None) if grads is not None else ()
         return (d, *rest) if rest else d
 
-    return _named(f, make, f".{forward}"), _named(f_backward, make, f".{backward}")
+    return (_named(f, make, f".{forward}", fixed),
+            _named(f_backward, make, f".{backward}", fixed))
 
 
 def derivative(f: Callable, df: Callable, of: str = "input", *, params: Params = None,
@@ -160,7 +205,7 @@ def derivative(f: Callable, df: Callable, of: str = "input", *, params: Params =
         slope = df(z, **kw) if of == "input" else df(f(z, **kw))
         return grad_out * slope
 
-    return _named(forward, f), _named(backward, df)
+    return _named(forward, f, fixed=fixed), _named(backward, df, fixed=fixed)
 
 
 def loss_with_grad(f: Callable, *, params: Params = None, pack: str | None = None,
@@ -178,7 +223,7 @@ def loss_with_grad(f: Callable, *, params: Params = None, pack: str | None = Non
     def backward(grad_out: Any, *inputs: Any, **kwargs: Any) -> Any:
         return grad_out * f(*inputs, **_map_params(params, pack, extra, kwargs, fixed, who))[1]
 
-    return _named(forward, f), _named(backward, f, "[1]")
+    return _named(forward, f, fixed=fixed), _named(backward, f, "[1]", fixed)
 
 
 # -- layouts ----------------------------------------------------------------------------------
@@ -240,3 +285,5 @@ def samples_in_columns(pair: Pair, *, inputs: Sequence[int] = (0,), output: bool
 
 __all__ = ["cache_pair", "channels_last", "derivative", "layer", "loss_with_grad", "relayout",
            "samples_in_columns", "time_major"]
+
+from .adapters_objects import *  # noqa: E402, F403  (the object-style adapters)

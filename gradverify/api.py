@@ -26,11 +26,14 @@ import pytest
 
 import reference
 
-from . import checks, declared
+from . import checks, declared, suite
+from . import isolate as isolation
 from .cases import Case, all_cases
 from .catalog import OP_NAMES
 from .loader import ImplLoadError, load_impl, provided_ops
 from .opspec import OpSpec
+from .supports import guard
+from .verdicts import checks_run, edge_of, function_verdicts
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Record:
     diagnosis: str = ""  # the full diagnosis of a failure
     worst_rel: float | None = None
     notes: list[str] = field(default_factory=list)  # warnings (elements left out at a kink)
+    shape: str = ""  # the first input's shape (``0x4``), on failures
+    edge: str = ""  # "empty" or "size1" when that input has such an axis (on failures)
 
 
 SKIPS = (("not provided by", "not provided"), ("not supported by", "unsupported"),
@@ -65,10 +70,27 @@ def run_one(run: checks.Run, check: str) -> Record:
     case = run.case
     rec = Record(_function(check, case.spec), case.spec.label, check, run.ref, case.id(run.ref),
                  "passed")
+    settle(rec, lambda: checks.CHECKS[check](run))
+    if rec.outcome in ("failed", "passed"):  # which edge the case is on (verdicts.edge_of)
+        shape = np.shape(case.inputs(case.rng(run.seed))[0])
+        rec.shape, rec.edge = "x".join(map(str, shape)) or "scalar", edge_of(shape)
+    return rec
+
+
+def settle(rec: Record, thunk: Callable[[], Any]) -> Record:
+    """Run ``thunk`` (a check) and record how it ended: ``pytest.fail`` is a failure (its
+    message the diagnosis), ``pytest.skip`` a case not run, ``pytest.xfail`` a convention
+    difference, or a definition difference when its reason says so."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            rec.worst_rel = float(checks.CHECKS[check](run))
+            worst = thunk()
+            rec.worst_rel = float(worst) if isinstance(worst, (int, float)) else None
+        except pytest.xfail.Exception as exc:  # before fail: xfail's exception is a Failed
+            reason = str(exc.msg)
+            rec.outcome = "variant" if reason.startswith("definition difference") \
+                else "convention"
+            rec.verdict = reason
         except pytest.fail.Exception as exc:
             rec.outcome, rec.diagnosis = "failed", str(exc.msg)
             rec.verdict = rec.diagnosis.splitlines()[0] if rec.diagnosis else "failed"
@@ -76,15 +98,13 @@ def run_one(run: checks.Run, check: str) -> Record:
             reason = str(exc.msg)
             rec.outcome = next((o for key, o in SKIPS if key in reason), "skipped")
             rec.verdict = reason
-        except pytest.xfail.Exception as exc:
-            rec.outcome, rec.verdict = "convention", str(exc.msg)
     rec.notes = [str(w.message) for w in caught
                  if not issubclass(w.category, DeprecationWarning)]
     return rec
 
 
-OUTCOMES = ("passed", "failed", "convention", "unsupported", "skipped", "unavailable",
-            "not provided")
+OUTCOMES = ("passed", "failed", "convention", "variant", "unsupported", "skipped",
+            "unavailable", "not provided")
 
 
 class Report:
@@ -93,13 +113,24 @@ class Report:
     and ``to_json()``."""
 
     def __init__(self, target: str, records: list[Record], seed: int = 0,
-                 seconds: float = 0.0) -> None:
+                 seconds: float = 0.0, unused: list[tuple[str, str | None]] | None = None,
+                 incomplete: list[str] | None = None) -> None:
         self.target, self.records, self.seed, self.seconds = target, records, seed, seconds
+        #: public functions no check called, each with a did-you-mean (or None)
+        self.unused = list(unused or [])
+        #: ops with a forward but no backward, or the reverse
+        self.incomplete = list(incomplete or [])
 
     @property
     def passed(self) -> bool:
-        """No check failed (cases not provided, not supported or skipped are no failures)."""
-        return not self.failures
+        """No check failed and every public function was checked (cases not provided, not
+        supported or skipped are no failures; a function no check calls is)."""
+        return not self.failures and not self.unused
+
+    @property
+    def checks_run(self) -> list[str]:
+        """The kinds of check that ran: forward, vjp, jacobian, contracts, special, kink."""
+        return checks_run(self.records)
 
     @property
     def failures(self) -> list[Record]:
@@ -112,30 +143,10 @@ class Report:
         return {"checks": len(self.records), **counts}
 
     def verdicts(self) -> dict[str, str]:
-        """One verdict per function: ok / wrong (with the first diagnosis) / not provided /
-        not supported / skipped (with the reason)."""
-        by: dict[str, list[Record]] = defaultdict(list)
-        for r in self.records:
-            by[r.function].append(r)
-        out = {}
-        for fn, recs in by.items():
-            n = {o: sum(r.outcome == o for r in recs) for o in OUTCOMES}
-            ran = n["passed"] + n["failed"] + n["convention"]
-            apart = (f", {n['unsupported']} not supported" if n["unsupported"] else "") + \
-                (f", {n['convention']} convention differences" if n["convention"] else "")
-            if n["failed"]:
-                first = next(r for r in recs if r.outcome == "failed")
-                out[fn] = f"wrong ({n['failed']} of {ran} checks failed): {first.verdict}"
-            elif n["passed"] or n["convention"]:
-                out[fn] = f"ok ({n['passed']}/{ran} checks passed{apart})"
-            elif n["not provided"] == len(recs):
-                out[fn] = "not provided"
-            elif n["unsupported"]:
-                first = next(r for r in recs if r.outcome == "unsupported")
-                out[fn] = f"not supported ({n['unsupported']} checks): {first.verdict}"
-            else:
-                out[fn] = f"skipped: {recs[0].verdict}"
-        return out
+        """One verdict per function (``gradverify.verdicts``): ok / wrong (with the first
+        diagnosis; "wrong only on empty batches" when only those fail) / definition
+        difference / not provided / not supported / skipped (with the reason)."""
+        return function_verdicts(self.records, OUTCOMES)
 
     def matrix(self) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, int]]]:
         cells: dict[tuple[str, str], dict[str, int]] = defaultdict(
@@ -150,29 +161,50 @@ class Report:
     def _cell(c: dict[str, int] | None) -> str:
         if not c:
             return ""
-        ran = c["passed"] + c["failed"] + c["convention"]
+        ran = c["passed"] + c["failed"] + c["convention"] + c["variant"]
         if not ran:
             return "not supported" if c["unsupported"] else \
                 "not provided" if c["not provided"] else "skipped"
         text = f"{c['passed']}/{ran}" + (f", **{c['failed']} failed**" if c["failed"] else "")
         text += f", {c['convention']} convention" if c["convention"] else ""
+        text += f", {c['variant']} definition difference" if c["variant"] else ""
         return text + (f", {c['unsupported']} not supported" if c["unsupported"] else "")
 
     def summary_line(self) -> str:
         t = self.totals()
         return (f"{t['checks']} checks: {t['passed']} passed, {t['failed']} failed, "
-                f"{t['convention']} convention differences, {t['unsupported']} not supported, "
-                f"{t['not provided']} not provided, {t['skipped'] + t['unavailable']} skipped "
-                f"({self.seconds:.1f} s)")
+                f"{t['convention']} convention differences, {t['variant']} definition "
+                f"differences, {t['unsupported']} not supported, {t['not provided']} not "
+                f"provided, {t['skipped'] + t['unavailable']} skipped ({self.seconds:.1f} s)")
+
+    def headline(self) -> str:
+        """The report's first line: the verdict on the whole module."""
+        wrong = len({r.function for r in self.failures})
+        if wrong:
+            what = f"{wrong} function(s) wrong"
+        elif not self.records and not self.unused:
+            return (f"gradverify: {self.target} (seed {self.seed}): nothing checked: it "
+                    "provides none of the catalog's ops (impl's names: relu, relu_backward, "
+                    "...) and declares none")
+        elif not self.records:
+            what = "nothing checked"
+        else:
+            what = "every checked function is right"
+        if self.unused:
+            what += f", but {len(self.unused)} function(s) never checked"
+        elif not wrong:
+            what = "all provided functions are right"
+        return f"gradverify: {self.target} (seed {self.seed}): {what}"
 
     def __str__(self) -> str:
-        head = f"gradverify: {self.target} (seed {self.seed}): " + \
-            ("all provided functions are right" if self.passed and self.records
-             else "nothing checked: it provides none of the catalog's ops (impl's names: "
-             "relu, relu_backward, ...) and declares none" if self.passed
-             else f"{len({r.function for r in self.failures})} function(s) wrong")
-        width = max((len(f) for f in self.verdicts()), default=0)
-        lines = [head] + [f"  {fn:<{width}}  {v}" for fn, v in self.verdicts().items()]
+        verdicts = self.verdicts()
+        width = max((len(f) for f in verdicts), default=0)
+        lines = [self.headline()] + [f"  {fn:<{width}}  {v}" for fn, v in verdicts.items()]
+        for name, hint in self.unused:
+            lines.append(f"  {name:<{width}}  never checked: no check calls it"
+                         + (f" (did you mean {hint}?)" if hint else " (list helpers in "
+                            "GRADVERIFY_HELPERS = [...] to leave them out)"))
+        lines += [f"  note: {note}" for note in self.incomplete]
         unavailable = sorted({r.reference for r in self.records if r.outcome == "unavailable"})
         if unavailable:
             lines.append(f"  references unavailable: {', '.join(unavailable)}")
@@ -181,6 +213,8 @@ class Report:
             if r.outcome == "skipped":
                 reasons[r.verdict] += 1
         lines += [f"  skipped {n}: {why}" for why, n in list(reasons.items())[:3]]
+        if self.records:
+            lines.append(f"  checks run: {', '.join(self.checks_run) or 'none'}")
         return "\n".join(lines + [self.summary_line()])
 
     def __repr__(self) -> str:
@@ -197,17 +231,35 @@ class Report:
         lines += [f"| `{fn}` | {v.replace('|', '&#124;')} |" for fn, v in self.verdicts().items()]
         return "\n".join(lines + ["", self.summary_line()])
 
+    def _repr_html_(self) -> str:
+        """The notebook view (``gradverify.html.fragment``): one row per function and check,
+        the op × reference matrix, each failure expandable to its diagnosis."""
+        from . import html
+
+        return html.fragment(self)
+
+    def to_html(self, path: str | Path) -> Path:
+        """Write the same view as a self-contained HTML page to ``path``; returns the path."""
+        from . import html
+
+        return html.write(self, path)
+
     def to_json(self, **kwargs: Any) -> str:
         """Totals, verdicts and every record (failures with their full diagnosis) as JSON."""
         return json.dumps({"target": self.target, "seed": self.seed, "passed": self.passed,
                            "seconds": self.seconds, "totals": self.totals(),
-                           "verdicts": self.verdicts(),
+                           "verdicts": self.verdicts(), "checks_run": self.checks_run,
+                           "unused": [{"function": n, "did_you_mean": h} for n, h in self.unused],
+                           "incomplete": self.incomplete,
                            "records": [dataclasses.asdict(r) for r in self.records]}, **kwargs)
 
 
 # -- check ------------------------------------------------------------------------------------
-def load(target: Any) -> types.ModuleType:
-    """A module from a module, a path to a .py file, a dotted name, or a dict of functions."""
+def load(target: Any, isolate: bool = False,
+         timeout: float = isolation.DEFAULT_TIMEOUT) -> types.ModuleType:
+    """A module from a module, a path to a .py file, a dotted name, or a dict of functions
+    (a path or dotted name in a supervised worker process with ``isolate``: see
+    ``gradverify.isolate``)."""
     if isinstance(target, types.ModuleType):
         return target
     if isinstance(target, dict):
@@ -218,7 +270,8 @@ def load(target: Any) -> types.ModuleType:
     if isinstance(target, Path):
         target = str(target)
     if isinstance(target, str):
-        return load_impl(target)
+        return isolation.load(target, OP_NAMES, timeout) if isolate \
+            else load_impl(target, flag="")
     raise TypeError(f"check() takes a module, a path, a dotted name or a dict, not {target!r}")
 
 
@@ -243,8 +296,9 @@ class _Run(checks.Run):
 
 
 def _runs(cases: Iterable[Case], module: Any, refs: Sequence[str], seed: int,
-          among: tuple[str, ...] = reference.NAMES) -> list[Record]:
-    records = []
+          among: tuple[str, ...] = reference.NAMES,
+          records: list[Record] | None = None) -> list[Record]:
+    records = [] if records is None else records  # given: filled as it goes (Ctrl-C keeps it)
     for case in cases:
         case = dataclasses.replace(case, spec=_jacobian_from_backward(case.spec, module))
         reason = declared.supported(module, case, seed)
@@ -263,14 +317,23 @@ def _runs(cases: Iterable[Case], module: Any, refs: Sequence[str], seed: int,
 
 
 def check(target: Any, *, ops: Sequence[str] | None = None,
-          references: Sequence[str] | None = None, seed: int = 0) -> Report:
+          references: Sequence[str] | None = None, seed: int = 0, isolate: bool = True,
+          timeout: float = isolation.DEFAULT_TIMEOUT) -> Report:
     """Verify the ops ``target`` provides (catalog ops by impl's names, and the ops it declares
     in ``GRADVERIFY_OPS``) against ``references`` (default: all), as the matrix does.
 
     ``target``: a module, a path to a .py file, a dotted module name, or a dict
-    ``{name: function}`` in impl's API (``relu``, ``relu_backward``, ...)."""
+    ``{name: function}`` in impl's API (``relu``, ``relu_backward``, ...).
+
+    A path or dotted name is loaded and called in a supervised worker process (``isolate``,
+    see ``gradverify.isolate``): a call that takes over ``timeout`` seconds, exits or crashes
+    fails its case with the cause, and nothing the module patches reaches the references or
+    the cache. Ctrl-C returns the partial report (``report.interrupted``). A module that cannot
+    be loaded raises ``ImplLoadError``."""
     start = time.perf_counter()
-    module = load(target)
+    raw = load(target, isolate, timeout)
+    decl_names = frozenset(spec.name for spec, _ in declared.declared_ops(raw))
+    module = guard(raw, frozenset(OP_NAMES) | decl_names)  # GRADVERIFY_SUPPORTS, fixed=
     refs = tuple(references or reference.NAMES)
     unknown = [r for r in refs if r not in reference.NAMES]
     decl = declared.declared_ops(module)
@@ -287,16 +350,32 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
     chosen = set(ops) if ops else set(provided_ops(module, OP_NAMES))
     cases = [c for c in all_cases() if c.spec.name in chosen]
     own = [(s, d, getattr(module, s.name, None)) for s, d in decl if not ops or s.name in ops]
-    with declared.registered([o for o in own if callable(o[2])]):  # type: ignore[misc]
-        records = _runs(cases, module, refs, seed)
-        for spec, defs, _ in own:
-            among = tuple(r for r in reference.NAMES if r == "numeric" or r in defs)
-            records += _runs(declared.cases_of(spec), module, [r for r in refs if r in among],
-                             seed, among)
+    records: list[Record] = []
+    interrupted = False
+    try:
+        with declared.registered([o for o in own if callable(o[2])]):  # type: ignore[misc]
+            with isolation.memoized(raw):  # the references repeat the module's calls
+                _runs(cases, module, refs, seed, records=records)
+            # the contracts, special values and kinks pytest --impl runs (gradverify.suite)
+            records.extend(suite.extra_records(module, sorted(chosen), refs, seed))
+            for spec, defs, _ in own:
+                among = tuple(r for r in reference.NAMES if r == "numeric" or r in defs)
+                _runs(declared.cases_of(spec), module, [r for r in refs if r in among],
+                      seed, among, records)
+    except KeyboardInterrupt:
+        interrupted = True  # Ctrl-C: the partial report
+    finally:
+        isolation.close(raw)
     label = getattr(module, "__file__", None) or declared.module_name(module)
     if isinstance(target, str):
         label = target
-    return Report(label, records, seed, time.perf_counter() - start)
+    unused = getattr(raw, "gradverify_unused", None)  # an isolated module: the worker's
+    if unused is None:
+        unused = suite.unused(raw, set(OP_NAMES) | decl_names) if not ops else []
+    report = Report(label, records, seed, time.perf_counter() - start, unused,
+                    suite.half_pairs(module, sorted(chosen)))
+    report.interrupted = interrupted  # type: ignore[attr-defined]
+    return report
 
 
 # -- gradcheck --------------------------------------------------------------------------------

@@ -157,16 +157,26 @@ def call_impl(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     """Call a formula under test; if it raises, fail the case with its own message. A
     ``NotImplementedError`` is no wrong formula: the case is skipped as "not supported by
     <module>: <reason>" (counted apart in the summary)."""
+    return call_impl_of(None, fn, *args, **kwargs)
+
+
+def call_impl_of(module: ModuleType | None, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``call_impl`` for a helper ``fn`` that calls ``module``'s functions: a skip or failure
+    names ``module``."""
     try:
         return fn(*args, **kwargs)
     except NotImplementedError as exc:
-        who = getattr(fn, "__module__", None) or "the module under test"
+        who = getattr(module, "__name__", None) or getattr(fn, "__module__", None) \
+            or "the module under test"
         reason = str(exc) or f"{getattr(fn, '__name__', fn)} raised NotImplementedError"
         message, skip = f"not supported by {who}: {reason}", True
     except Exception as exc:
-        tb = traceback.extract_tb(exc.__traceback__)[1:][-3:]
+        # an isolated call (gradverify.isolate): the worker's frames, or the cause as the verdict
+        tb = getattr(exc, "remote_frames", None) or traceback.extract_tb(exc.__traceback__)[1:]
         message, skip = (f"{getattr(fn, '__name__', fn)} raised {type(exc).__name__}: {exc}\n"
-                         + "".join(traceback.format_list(tb))), False
+                         + "".join(traceback.format_list(tb[-3:]))), False
+        if getattr(exc, "gradverify_cause", False):
+            message = str(exc)
     if skip:  # outside the except: no "during handling" chain
         pytest.skip(message)
     pytest.fail(message, pytrace=False)

@@ -139,13 +139,15 @@ def _seq_size(shape: Shape) -> int:
 # -- the entries -----------------------------------------------------------------------------
 #: (N, C, H, W, F, KH, KW): a small case; batch 3 with C ≠ F and KH ≠ KW; a kernel as large
 #: as the input (1x1 output without padding)
+#: as the input (1x1 output without padding); 2x2 kernels on a 4x6 input, which stride 2 tiles
+#: exactly (patches: kernel = stride, sizes divisible, the commonest strided use)
 CONV_SHAPES: tuple[Shape, ...] = ((1, 1, 3, 4, 2, 2, 3), (3, 3, 5, 4, 4, 3, 2),
-                                  (1, 2, 3, 2, 1, 3, 2))
+                                  (1, 2, 3, 2, 1, 3, 2), (2, 2, 4, 6, 3, 2, 2))
 CONV_PARAMS: tuple[dict[str, Any], ...] = (
-    {}, {"stride": 2, "padding": 1}, {"stride": (2, 1), "padding": (0, 1)})
+    {}, {"stride": 2, "padding": 1}, {"stride": (2, 1), "padding": (0, 1)}, {"stride": 2})
 
-#: (N, C, H, W) with H ≠ W
-POOL_SHAPES: tuple[Shape, ...] = ((1, 1, 4, 5), (2, 3, 5, 6))
+#: (N, C, H, W) with H ≠ W; (2, 3, 4, 6): 2x2 windows tile it exactly (the commonest use)
+POOL_SHAPES: tuple[Shape, ...] = ((1, 1, 4, 5), (2, 3, 5, 6), (2, 3, 4, 6))
 POOL_PARAMS = (
     {"kernel_size": 2},  # non-overlapping, stride = kernel
     {"kernel_size": 3, "stride": 1, "padding": 1},  # overlapping, padded

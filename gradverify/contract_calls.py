@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from .cases import Case, cotangent
+from .declared import supported
 from .diagnose import fmt
 from .opspec import OpSpec
 from .tolerances import tolerance
@@ -28,7 +29,8 @@ SELF = "impl"
 KINDS = {"": "value", "_backward": "grad", "_jacobian": "grad", "_jvp": "grad",
          "_hessian": "hessian", "_hvp": "hessian"}
 _NUMPY = os.path.dirname(np.__file__) + os.sep
-_OURS = {__file__, os.path.join(os.path.dirname(__file__), "contracts.py")}
+_OURS = {__file__, os.path.join(os.path.dirname(__file__), "contracts.py"),
+         os.path.join(os.path.dirname(__file__), "supports.py")}
 
 
 # -- arguments and results ---------------------------------------------------------------------
@@ -154,6 +156,9 @@ class Subject:
         """The op's functions the module provides, keyed by suffix ("", "_backward", ...),
         with seeded arguments; the backward needs the forward (for its output's shape)."""
         spec, case, kw = self.spec, self.case, self.case.kwargs
+        why = supported(self.module, case, self.seed)  # the module's GRADVERIFY_SUPPORTS
+        if why:
+            pytest.skip(f"not supported by {self.module.__name__}: {why}")
         rng = case.rng(self.seed)
         inputs = case.inputs(rng)
         x = inputs[spec.argnums[0]]
@@ -189,7 +194,11 @@ class Subject:
 
 
 def _frames(exc: BaseException) -> list[traceback.FrameSummary]:
-    """The traceback inside the function under test (the contracts' own frames left out)."""
+    """The traceback inside the function under test (the contracts' own frames left out; an
+    isolated call's frames come from its worker: gradverify.isolate)."""
+    remote = getattr(exc, "remote_frames", None)
+    if remote is not None:
+        return list(remote)
     return [f for f in traceback.extract_tb(exc.__traceback__) if f.filename not in _OURS]
 
 
@@ -208,9 +217,15 @@ def invoke(subject: Subject, contract: str, call: Call, args: list[Any], note: s
     """Call the function; if it raises, fail the case with its own message."""
     try:
         return call.fn(*args, **call.kwargs)
+    except NotImplementedError as exc:  # not supported is not wrong: a skip, counted apart
+        message = f"not supported by {subject.module.__name__}: {exc or call.name}"
+        unsupported = True
     except Exception as exc:
         tb = "".join(traceback.format_list(_frames(exc)[-3:]))
         message = (f"{contract}: {call.name} raised {type(exc).__name__}{note}: {exc}\n{tb}")
+        unsupported = False
+    if unsupported:
+        pytest.skip(message)
     subject.fail(message.rstrip("\n"))
 
 

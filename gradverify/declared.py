@@ -21,9 +21,11 @@ failed::
 
     GRADVERIFY_SUPPORTS = {"mse": {"reduction": ["mean"]}, "*": {"ndim": [2]}}
 
-(keys: an op's name or ``"*"``; rules: a parameter's name, the catalog entry's ``"variant"``
-(e.g. ``"int_labels"``), or the ``"ndim"``, ``"shape"`` or ``"dtype"`` of the first input, each
-with the allowed values).
+(keys: an op's name or ``"*"``; rules: a parameter's name (its value at impl's default when
+a case leaves it out), the catalog entry's ``"variant"`` (e.g. ``"int_labels"``), or the
+``"ndim"``, ``"shape"`` or ``"dtype"`` of the first input, each with the allowed values;
+``"empty": [False]`` leaves out empty batches, ``"size1": [False]`` axes of size 1). Every
+test honours it (``gradverify.supports``).
 """
 
 from __future__ import annotations
@@ -162,34 +164,27 @@ def registered(ops: Sequence[tuple[OpSpec, Definitions, Callable]]) -> Iterator[
 
 
 def supported(module: Any, case: Case, seed: int = 0) -> str | None:
-    """None if ``module`` supports ``case`` (by its ``GRADVERIFY_SUPPORTS``), else the reason."""
+    """None if ``module`` supports ``case`` (by its ``GRADVERIFY_SUPPORTS``, parameters at
+    impl's defaults included), else the reason."""
+    from .supports import reason
+
     table = getattr(module, "GRADVERIFY_SUPPORTS", None)
     if not table:
         return None
-    first: list[np.ndarray] = []
-
-    def value(key: str) -> Any:
-        if key == "dtype":
-            return case.dtype
-        if not first:
-            first.append(np.asarray(case.inputs(case.rng(seed))[0]))
-        return first[0].ndim if key == "ndim" else tuple(first[0].shape)
-
-    for key in (case.spec.name, "*"):
-        for rule, allowed in (table.get(key) or {}).items():
-            if rule == "variant":
-                v = case.spec.variant
-            elif rule in ("ndim", "shape", "dtype"):
-                v = value(rule)
-                allowed = [tuple(a) for a in allowed] if rule == "shape" else list(allowed)
-            elif rule in case.kwargs:
-                v = case.kwargs[rule]
-            else:
-                continue
-            if v not in allowed:
-                return f"{rule}={v!r} (it supports {rule} in {list(allowed)})"
-    return None
+    rules = {rule for key in (case.spec.name, "*") for rule in (table.get(key) or {})}
+    x = np.asarray(case.inputs(case.rng(seed))[0]) if rules & {
+        "ndim", "shape", "empty", "size1"} else np.zeros(case.shape)
+    return reason(table, case.spec.name, case.kwargs, x, case.dtype, case.spec.variant)
 
 
 def module_name(module: ModuleType | Any) -> str:
     return getattr(module, "__name__", "module")
+
+
+def skip_unsupported(module: Any, case: Case, seed: int = 0) -> None:
+    """Skip the running test, counted as "not supported", if ``module`` excludes ``case``."""
+    why = supported(module, case, seed)
+    if why:
+        import pytest
+
+        pytest.skip(f"not supported by {module_name(module)}: {why}")

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MATRIX = ROOT / "tests" / "test_matrix.py"
 
 
-@dataclass
+@dataclass(eq=False)  # a plugin: pytest keeps plugins in sets
 class _Collect:
     failed: list[pytest.TestReport] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 
 import reference
-from gradverify.cases import call_impl, impl_function, use_reference
+from gradverify.cases import use_reference
+from gradverify.special import impl_kink
 from reference.conventions import (
     DECLARED,
     KINKS,
     MEASURED_ON,
     Kink,
-    measure_impl_kink,
     measure_kink,
 )
 from reference.numeric import differences
@@ -84,19 +84,4 @@ def test_finite_difference_at_kink(kink: Kink, record_property):
 def test_impl_convention(kink: Kink, impl_module, record_property):
     record_property("op", kink.op)
     record_property("reference", "impl convention")
-    name = f"{kink.op}_hessian" if kink.second else f"{kink.op}_backward"
-    impl_function(impl_module, name)
-    value = call_impl(measure_impl_kink, kink, impl_module)
-    declared = DECLARED[kink.label]
-    if np.isclose(value, declared["impl"], rtol=0, atol=1e-12):
-        return
-    lo, hi = kink.subgradients
-    frameworks = ", ".join(f"{r}: {declared[r]:g}" for r in FRAMEWORKS)
-    if lo - 1e-12 <= value <= hi + 1e-12:
-        pytest.xfail(f"convention difference: {impl_module.__name__} returns {kink.label} = "
-                     f"{value:g}; impl declares {declared['impl']:g} ({frameworks}). It is a "
-                     f"valid subgradient (between {lo:g} and {hi:g}): a convention, not a wrong "
-                     "formula")
-    pytest.fail(f"{impl_module.__name__} returns {kink.label} = {value:g}, which is no "
-                f"subgradient there (one-sided derivatives {kink.one_sided}); impl declares "
-                f"{declared['impl']:g} ({frameworks})", pytrace=False)
+    impl_kink(kink, impl_module)  # gradverify.special: shared with gradverify.check

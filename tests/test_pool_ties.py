@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 import reference
-from gradverify.cases import call_impl, impl_function, use_reference
+from gradverify.cases import use_reference
+from gradverify.special import impl_tie
 from reference.conventions import (
     DECLARED_TIES,
     MEASURED_ON,
@@ -90,41 +91,4 @@ def _in_a_tie(tie: PoolTie) -> np.ndarray:
 def test_impl_tie(tie: PoolTie, impl_module, record_property):
     record_property("op", "max_pool2d")
     record_property("reference", "impl convention")
-    backward = impl_function(impl_module, "max_pool2d_backward")
-    x, params = tie.x, tie.params
-    maxima = tie_routing(tie, "all")  # (OH, OW, H, W): 1 on each window's tied maxima
-    who = impl_module.__name__
-    rows = []
-    for k in range(maxima.shape[0] * maxima.shape[1]):  # one window at a time
-        e = np.zeros((1, 1, *maxima.shape[:2]))
-        e.reshape(-1)[k] = 1.0
-        row = np.asarray(call_impl(backward, e, x, **params), dtype=np.float64)
-        if row.shape != x.shape:
-            pytest.fail(f"{who}.max_pool2d_backward returned shape {row.shape}, expected "
-                        f"{x.shape}", pytrace=False)
-        rows.append(row[0, 0])
-        window = tuple(int(i) for i in np.unravel_index(k, maxima.shape[:2]))
-        on_max = maxima[window].astype(bool)
-        if np.any(np.abs(row[0, 0][~on_max]) > 1e-12):
-            pytest.fail(f"a wrong formula: {who} puts gradient of window {list(window)} on a "
-                        f"position that is not a maximum of it ({tie.label}): "
-                        f"{row[0, 0].tolist()}", pytrace=False)
-        w = row[0, 0][on_max]
-        if np.any(w < -1e-12) or not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-12):
-            pytest.fail(f"a wrong formula: {who} spreads window {list(window)}'s gradient over "
-                        f"its tied maxima with weights {w.tolist()} (they must be ≥ 0 and sum "
-                        f"to one) ({tie.label})", pytrace=False)
-    routing = np.stack(rows).reshape(maxima.shape)
-    g = tie_cotangent(tie, maxima.shape[:2])
-    whole = np.asarray(call_impl(backward, g[None, None], x, **params), dtype=np.float64)
-    np.testing.assert_allclose(whole[0, 0], np.tensordot(g, routing, axes=2), rtol=1e-12,
-                               atol=1e-12, err_msg="the backward is not linear in grad_out")
-    declared = DECLARED_TIES[tie.label]["impl"]
-    if np.allclose(routing, tie_routing(tie, declared), rtol=0, atol=1e-12):
-        return
-    rule = classify_tie(tie, whole) or "another convex combination"
-    frameworks = ", ".join(f"{r}: {DECLARED_TIES[tie.label][r]}" for r in FRAMEWORKS)
-    pytest.xfail(f"convention difference: {who} routes max_pool2d's gradient at a tie "
-                 f"({tie.label}) by {rule!r}; impl declares {declared!r} ({frameworks}). "
-                 "Its weights lie on the tied maxima and sum to one: a valid subgradient, not "
-                 "a wrong formula")
+    impl_tie(tie, impl_module)  # gradverify.special: shared with gradverify.check

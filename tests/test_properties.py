@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 import reference
-from gradverify import checks
+from gradverify import checks, declared
 from gradverify.cases import Case
 from gradverify.catalog import CATALOG, OpSpec
 
@@ -70,15 +70,25 @@ def test_property(spec: OpSpec, impl_module, device, request):
     def prop(shape, seed, params, dtype):
         note("reproduce (paste at the project root):\n"
              + reproduction(spec, target, ref, shape, seed, params, dtype))
-        run = checks.Run(Case(spec, tuple(params.items()), shape, dtype), ref, impl_module,
-                         seed, device)
+        case = Case(spec, tuple(params.items()), shape, dtype)
+        why = declared.supported(impl_module, case, seed)
+        if why:  # an example the module does not support is no evidence either way
+            skipped.append(f"not supported by {impl_module.__name__}: {why}")
+            return
         try:
-            checks.vjp(run)
+            checks.vjp(checks.Run(case, ref, impl_module, seed, device))
+            ran.append(1)
+        except pytest.skip.Exception as exc:  # not provided, not supported, no reference
+            skipped.append(str(exc.msg))
         except pytest.fail.Exception as exc:  # hypothesis shrinks on AssertionError
             raise AssertionError(str(exc)) from None
 
+    ran: list[int] = []
+    skipped: list[str] = []
     try:
         prop()
+        if not ran and skipped:
+            pytest.skip(skipped[0])
         return
     except AssertionError as exc:  # the shrunk failure, with hypothesis's notes
         notes = [n for n in getattr(exc, "__notes__", []) if n.startswith("reproduce")]

@@ -19,6 +19,7 @@ from gradverify.cases import (
     matrix,
     use_reference,
 )
+from gradverify.declared import skip_unsupported
 from gradverify.diagnose import check
 from gradverify.tolerances import tolerance
 
@@ -40,6 +41,7 @@ def test_hessian(case: Case, ref: str, impl_module, impl_option, seed, device, r
     """impl's <loss>_hessian equals the reference's Hessian w.r.t. the first input."""
     spec = case.spec
     context = case.describe(seed, request.node.nodeid, impl_option)
+    skip_unsupported(impl_module, case, seed)
     r = use_reference(ref, device)
     fn = impl_function(impl_module, f"{spec.name}_hessian")
     inputs = case.inputs(case.rng(seed))
@@ -57,6 +59,7 @@ def test_hvp(case: Case, ref: str, impl_module, impl_option, seed, device, reque
     """impl's <loss>_hvp(v, ...) equals the reference's Hessian-vector product."""
     spec = case.spec
     context = case.describe(seed, request.node.nodeid, impl_option)
+    skip_unsupported(impl_module, case, seed)
     r = use_reference(ref, device)
     fn = impl_function(impl_module, f"{spec.name}_hvp")
     rng = case.rng(seed)
@@ -76,6 +79,7 @@ def test_jvp(case: Case, ref: str, impl_module, impl_option, seed, device, reque
     """impl's <op>_jvp(z, tangent) (forward mode, J·t) equals the reference's JVP."""
     spec = case.spec
     context = case.describe(seed, request.node.nodeid, impl_option)
+    skip_unsupported(impl_module, case, seed)
     r = use_reference(ref, device)
     fn = impl_function(impl_module, f"{spec.name}_jvp")
     rng = case.rng(seed)
