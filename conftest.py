@@ -32,6 +32,7 @@ from gradverify.diagnose import FailureDigest
 from gradverify.loader import ImplLoadError, load_impl, provided_ops
 from gradverify.report import SummaryPlugin
 from gradverify.supports import guard
+from gradverify.verdicts import EdgeDigest
 from reference import cache as reference_cache
 
 BACKENDS = {"torch": "torch", "jax": "jax", "autograd": "autograd"}
@@ -67,6 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
         reference_cache.clear()
     config.pluginmanager.register(SummaryPlugin(config.getoption("report_dir")), "summary")
     config.pluginmanager.register(FailureDigest(), "failure-digest")
+    config.pluginmanager.register(EdgeDigest(), "edge-digest")
 
 
 def _selected_ops(values: list[str]) -> frozenset[str]:

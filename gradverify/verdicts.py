@@ -88,4 +88,48 @@ def checks_run(records: Sequence[Any]) -> list[str]:
     return list(dict.fromkeys(kinds))
 
 
-__all__ = ["EDGES", "checks_run", "edge_of", "function_verdicts"]
+
+
+class EdgeDigest:
+    """pytest plugin: at the end of the run, one line per op whose failures are all on empty
+    batches (or all on axes of size 1) while its other cases pass: "wrong only on empty
+    batches", with the ``GRADVERIFY_SUPPORTS`` line that leaves them out. Reads the ``op`` and
+    ``edge`` properties the matrix tests record."""
+
+    def __init__(self) -> None:
+        self.failed: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.passed_off: dict[str, set[str]] = defaultdict(set)
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        if report.when != "call" or not (report.failed or report.passed):
+            return
+        props = dict(report.user_properties)
+        op = props.get("op")
+        if not isinstance(op, str):
+            return
+        edge, shape = props.get("edge", ""), props.get("shape", "")
+        if report.failed:
+            self.failed[op].append((edge, shape))
+        else:
+            self.passed_off[op] |= {key for key, _ in EDGES if key != edge}
+
+    def lines(self) -> list[str]:
+        out = []
+        for op, fails in self.failed.items():
+            for key, words in EDGES:
+                if all(e == key for e, _ in fails) and key in self.passed_off[op]:
+                    shapes = ", ".join(sorted({s for _, s in fails}))
+                    out.append(f"{op}: wrong only on {words} ({shapes}), right on every other "
+                               f"case; not meant for them? GRADVERIFY_SUPPORTS = "
+                               f"{{{op.split('[')[0]!r}: {{{key!r}: [False]}}}}")
+        return out
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        lines = self.lines()
+        if lines:
+            terminalreporter.section("failures only on edge cases")
+            for line in lines:
+                terminalreporter.write_line(line)
+
+
+__all__ = ["EDGES", "EdgeDigest", "checks_run", "edge_of", "function_verdicts"]

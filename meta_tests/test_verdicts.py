@@ -121,6 +121,16 @@ def test_helpers_can_be_listed() -> None:
 
 
 def test_wrong_only_on_empty_batches_is_labelled_and_can_be_excluded() -> None:
+    from gradverify.verdicts import EdgeDigest
+
+    digest = EdgeDigest()
+    collect = _Collect()
+    pytest.main([str(ROOT / "tests" / "test_matrix.py"), f"--rootdir={ROOT}", "-p",
+                 "no:cacheprovider", "-q", f"--impl={HERE / 'edge_empty.py'}", "-m", "numeric"],
+                plugins=[collect, digest])
+    assert collect.failed and digest.lines() == [
+        "softmax: wrong only on empty batches (0x4), right on every other case; not meant "
+        "for them? GRADVERIFY_SUPPORTS = {'softmax': {'empty': [False]}}"]
     report = _check("edge_empty.py", references=["numeric", "torch"])
     v = report.verdicts()["softmax_backward"]
     assert v.startswith("wrong only on empty batches (0x4), right on every other case")

@@ -7,11 +7,13 @@ its backward one output element at a time) for small inputs.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import reference
 from gradverify import checks, declared
 from gradverify.cases import Case, matrix
+from gradverify.verdicts import edge_of
 
 FRAMEWORKS = tuple(r for r in reference.NAMES if r != "numeric")
 
@@ -25,6 +27,11 @@ def _run(check: str, case: Case, ref: str, request) -> None:
         pytest.skip(f"not supported by {module.__name__}: {reason}")
     run = checks.Run(case, ref, module, seed, config.getoption("device"), request.node.nodeid,
                      "" if target == "impl" else f" --impl {target}")
+    # which edge the case is on, for "wrong only on empty batches" (gradverify.verdicts)
+    shape = case.shape if case.spec.shape_id is None else np.shape(
+        case.inputs(case.rng(seed))[0])
+    if edge_of(shape):
+        request.node.user_properties += [("edge", edge_of(shape)), ("shape", case.shape_id)]
     # the summary's worst error (record_property's effect, without its fixture's cost)
     request.node.user_properties.append(("worst_rel", checks.CHECKS[check](run)))
 
