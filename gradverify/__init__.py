@@ -17,18 +17,39 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .opspec import OpSpec
-
 if TYPE_CHECKING:
     from .api import Report, check, gradcheck
+    from .backprop import check_backprop, rec
+    from .custom_backward import check_function
+    from .engine import check_engine
+    from .opspec import OpSpec
 
 __version__ = "0.2.0"
-__all__ = ["OpSpec", "Report", "check", "gradcheck"]
+__all__ = ["OpSpec", "Report", "check", "check_backprop", "check_engine", "check_function",
+           "gradcheck", "rec"]
 
 
 def __getattr__(name: str) -> Any:
+    # everything loads on first use: the pytest plugin (gradverify.plugin, an entry point) then
+    # costs other projects' pytest runs no numpy import
+    if name == "OpSpec":
+        from .opspec import OpSpec
+
+        return OpSpec
     if name in ("check", "gradcheck", "Report"):
         from . import api
 
         return getattr(api, name)
+    if name in ("check_backprop", "rec"):  # a whole hand-written backprop: gradverify.backprop
+        from . import backprop, backprop_refs  # rec alone needs only backprop_refs (NumPy)
+
+        return backprop_refs.rec if name == "rec" else backprop.check_backprop
+    if name == "check_engine":  # an autograd engine: gradverify.engine
+        from .engine import check_engine
+
+        return check_engine
+    if name == "check_function":  # a custom backward (torch / jax): gradverify.custom_backward
+        from .custom_backward import check_function
+
+        return check_function
     raise AttributeError(f"module 'gradverify' has no attribute {name!r}")

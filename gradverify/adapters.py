@@ -50,8 +50,10 @@ def _map_params(params: Params, pack: str | None, extra: dict[str, Any] | None,
     name) or transformed (``params`` a function), plus ``extra`` constants, and all passed as
     one dict argument named ``pack`` when given (CS231n's ``bn_param``)."""
     for k, v in (fixed or {}).items():
-        if k in kwargs and kwargs.pop(k) != v:
-            raise NotImplementedError(f"{who} implements {k}={v!r} only")
+        if k in kwargs and kwargs[k] != v:
+            raise NotImplementedError(f"{who} implements {k}={v!r} only; the case uses "
+                                      f"{k}={kwargs[k]!r}")
+        kwargs.pop(k, None)
     if callable(params):
         mapped = dict(params(dict(kwargs)))
     else:

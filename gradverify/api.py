@@ -357,7 +357,7 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
             with isolation.memoized(raw):  # the references repeat the module's calls
                 _runs(cases, module, refs, seed, records=records)
             # the contracts, special values and kinks pytest --impl runs (gradverify.suite)
-            records.extend(suite.extra_records(module, sorted(chosen), refs, seed))
+            records.extend(isolation.extra_records(raw, module, sorted(chosen), refs, seed))
             for spec, defs, _ in own:
                 among = tuple(r for r in reference.NAMES if r == "numeric" or r in defs)
                 _runs(declared.cases_of(spec), module, [r for r in refs if r in among],

@@ -9,9 +9,11 @@ functions in ``impl`` (and one line per framework in ``reference/table.py``).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from . import catalog_conv, catalog_norm
+from . import catalog_conv, catalog_norm, variants
 from .opspec import (  # noqa: F401  (re-exported: the catalog's vocabulary)
     DTYPES,
     KINK_MARGIN,
@@ -125,7 +127,8 @@ def _elementwise(name: str, make: Maker, params=({},), kinks=()) -> OpSpec:
 
 
 def _loss(name: str, make: Maker, params=REDUCTIONS, shapes=LOSSES, kinks=(), variant="") -> OpSpec:
-    return OpSpec(name, "loss", make, shapes, params, kinks=kinks, variant=variant)
+    return OpSpec(name, "loss", make, shapes, params, kinks=kinks, variant=variant,
+                  variants=variants.of(name))
 
 
 CATALOG: tuple[OpSpec, ...] = (
@@ -137,7 +140,9 @@ CATALOG: tuple[OpSpec, ...] = (
     _elementwise("tanh", activation()),
     _elementwise("softplus", activation(3.0)),
     _elementwise("silu", activation(3.0)),
-    _elementwise("gelu", activation(), ({"approximate": "none"}, {"approximate": "tanh"})),
+    dataclasses.replace(_elementwise("gelu", activation(), ({"approximate": "none"},
+                                                            {"approximate": "tanh"})),
+                        variants=variants.of("gelu")),
     _elementwise("relu6", activation(kinks=(0.0, 6.0), lo=-2.0, hi=8.0), kinks=(0.0, 6.0)),
     _elementwise("hardtanh", hardtanh_inputs, ({}, {"min_val": -0.5, "max_val": 2.0}), (-1.0, 1.0)),
     OpSpec("softmax", "axis", activation(), ARRAYS, ({"axis": -1}, {"axis": 0}), jacobian=True),

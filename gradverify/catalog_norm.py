@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .opspec import KINK_MARGIN, Maker, OpSpec, Shape, normal
+from .variants import of as _variants
 
 
 def _affine(rng: np.random.Generator, c: int, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -132,15 +133,17 @@ EPS: tuple[dict[str, Any], ...] = ({}, {"eps": 1e-3})
 
 OPS: tuple[OpSpec, ...] = (
     OpSpec("batchnorm", "norm", norm_inputs(1), ((5, 3), (3, 2, 2, 4)), EPS, argnums=AFFINE[0],
-           input_size=_norm_size(1)),
+           input_size=_norm_size(1), variants=_variants("batchnorm")),
     OpSpec("batchnorm", "norm", norm_inputs(1, small_var=True), ((2, 3),), EPS,
-           argnums=AFFINE[0], variant="small_var", input_size=_norm_size(1)),
+           argnums=AFFINE[0], variant="small_var", input_size=_norm_size(1),
+           variants=_variants("batchnorm")),
     OpSpec("layernorm", "norm", norm_inputs(-1), ((1, 5), (2, 3, 4)), EPS, argnums=AFFINE[0],
-           input_size=_norm_size(-1)),
+           input_size=_norm_size(-1), variants=_variants("layernorm")),
     OpSpec("groupnorm", "norm", norm_inputs(1), ((2, 6, 3), (3, 6, 2, 2)),
            ({"num_groups": 2}, {"num_groups": 1, "eps": 1e-3}, {"num_groups": 6}),
-           argnums=AFFINE[0], input_size=_norm_size(1)),
-    OpSpec("dropout", "layer", dropout_inputs, ((2, 3, 5),), ({}, {"p": 0.2})),
+           argnums=AFFINE[0], input_size=_norm_size(1), variants=_variants("groupnorm")),
+    OpSpec("dropout", "layer", dropout_inputs, ((2, 3, 5),), ({}, {"p": 0.2}),
+           variants=_variants("dropout")),
     OpSpec("embedding", "layer", embedding_inputs, ((5, 4, 3), (2, 3, 4, 2)), argnums=(1,),
            shape_id=_embedding_id, input_size=lambda s: math.prod(s[:-2]) + s[-2] * s[-1]),
     OpSpec("attention", "attention", attention_inputs(), ((1, 2, 3, 4, 2, 3), (2, 3, 4, 5, 3, 2)),
@@ -152,5 +155,6 @@ OPS: tuple[OpSpec, ...] = (
            argnums=(0, 1, 2), variant="padding", shape_id=_attention_id,
            input_size=_attention_size),
     OpSpec("multi_margin", "loss", margin_inputs, ((4, 3), (1, 5)),
-           ({}, {"margin": 0.5, "reduction": "sum"}), kinks=(0.0,)),
+           ({}, {"margin": 0.5, "reduction": "sum"}), kinks=(0.0,),
+           variants=_variants("multi_margin")),
 )

@@ -213,16 +213,26 @@ def where_written(exc: BaseException) -> str:
     return f"{path}:{f.lineno}: {(f.line or '').strip()}"
 
 
+def exception_text(exc: BaseException) -> str:
+    """``str(exc)``, or a placeholder when the module's exception cannot say it."""
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__} whose str() raised>"
+
+
 def invoke(subject: Subject, contract: str, call: Call, args: list[Any], note: str = "") -> Any:
     """Call the function; if it raises, fail the case with its own message."""
     try:
         return call.fn(*args, **call.kwargs)
     except NotImplementedError as exc:  # not supported is not wrong: a skip, counted apart
-        message = f"not supported by {subject.module.__name__}: {exc or call.name}"
+        who = getattr(call.fn, "__module__", None) or subject.module.__name__
+        message = f"not supported by {who}: {exc or call.name}"
         unsupported = True
     except Exception as exc:
         tb = "".join(traceback.format_list(_frames(exc)[-3:]))
-        message = (f"{contract}: {call.name} raised {type(exc).__name__}{note}: {exc}\n{tb}")
+        message = (f"{contract}: {call.name} raised {type(exc).__name__}{note}: "
+                   f"{exception_text(exc)}\n{tb}")
         unsupported = False
     if unsupported:
         pytest.skip(message)

@@ -35,8 +35,9 @@ def structural_problem(actual: Any, expected: np.ndarray, dtype: str | None,
     False: type, shape and dtype only, not its non-finite values)."""
     if actual is None:
         return "returned None"
-    if not isinstance(actual, (np.ndarray, np.generic)):
-        return f"returned {type(actual).__name__}, expected a numpy array"
+    if not isinstance(actual, (np.ndarray, np.generic)):  # type_name: gradverify.isolate
+        kind = getattr(actual, "type_name", None) or type(actual).__name__
+        return f"returned {kind}, expected a numpy array"
     if actual.shape != expected.shape:
         hint = " (the transpose?)" if actual.shape == expected.shape[::-1] else ""
         return f"wrong shape: got {actual.shape}, expected {expected.shape}{hint}"
@@ -130,6 +131,27 @@ def ratio_note(actual: np.ndarray, expected: np.ndarray, atol: float) -> str:
     elif abs(c - round(c)) < 1e-6 and round(c) > 2:
         why = f"a factor {round(c)}: a missing 1/{round(c)} (the mean's 1/N?)"
     return f"actual/expected = {c:.6g} at every element: {why}"
+
+
+def rel_text(actual: np.ndarray, expected: np.ndarray, score: np.ndarray, tol: Allowance,
+             max_rel: float) -> str:
+    """'max rel err r', and where elements whose expected value is 0 (|expected| ≤ atol) are
+    out of tolerance, their error relative to max |expected| (a relative error of their own
+    is undefined there, and 'max rel err 0' would hide them)."""
+    e = np.asarray(expected, np.float64)
+    zero = (np.abs(e) <= tol.atol) & (score > 1)
+    if not zero.any():
+        return f"max rel err {max_rel:.3g}"
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(np.asarray(actual, np.float64) - e)
+    finite = np.isfinite(e)
+    scale = float(np.max(np.abs(e[finite]), initial=0.0))
+    at_zero = float(np.max(diff[zero]))
+    n = int(zero.sum())
+    if scale <= tol.atol:
+        return f"max rel err undefined (every expected value is 0; {n} element(s) wrong)"
+    return (f"max rel err {max_rel:.3g} where expected ≠ 0, {at_zero / scale:.3g}·max "
+            f"|expected| at {n} element(s) whose expected value is 0")
 
 
 def agreement(actual: np.ndarray, others: Mapping[str, Any], tol: Tol, who: str) -> str:
@@ -227,7 +249,8 @@ def check(actual: Any, expected: np.ndarray, *, what: str, dtype: str | None, to
         exp_s, act_s = repr(float(expected[idx])), repr(float(actual[idx]))
     err_here = abs(float(actual[idx]) - float(expected[idx]))
     body = [
-        f"{what}: max abs err {max_abs:.3g}, max rel err {max_rel:.3g}; worst at {list(idx)}: "
+        f"{what}: max abs err {max_abs:.3g}, {rel_text(actual, expected, score, tol, max_rel)}; "
+        f"worst at {list(idx)}: "
         f"error {err_here:.3g} > allowed {allowed:.3g} ({score[idx]:.3g}x)",
         f"  worst element {list(idx)}: expected {exp_s}, actual {act_s}",
         f"  allowance: atol {tol.atol:g} + rtol {tol.rtol:g}·|expected| + {tol.floor:.3g}·"

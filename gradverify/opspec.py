@@ -37,6 +37,7 @@ class OpSpec:
     outputs: int = 1  # > 1: the forward returns a tuple, the backward takes a tuple of cotangents
     shape_id: Callable[[Shape], str] | None = None  # how the test id spells a shape
     input_size: Callable[[Shape], int] | None = None  # elements of all inputs (default ∏ shape)
+    variants: tuple[Any, ...] = ()  # known other definitions (gradverify.variants.Variant)
 
     @property
     def label(self) -> str:

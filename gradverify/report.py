@@ -24,20 +24,24 @@ class Summary:
     def __init__(self) -> None:
         self.cells: dict[tuple[str, str], dict[str, Any]] = defaultdict(
             lambda: {"cases": 0, "passed": 0, "failed": 0, "skipped": 0, "conventions": 0,
-                     "unsupported": 0,
+                     "variants": 0, "unsupported": 0,
                      "worst_rel": 0.0, "reasons": set()})
+        #: every test of the run, matrix or not (pytest's own total): outcome -> count
+        self.tests: dict[str, int] = defaultdict(int)
 
     def add(self, report: pytest.TestReport) -> None:
         props: dict[str, Any] = dict(report.user_properties)
-        if "op" not in props:
-            return
         done = report.when == "call" or (report.when == "setup" and not report.passed)
         if not done:
             return
+        self.tests["xfailed" if hasattr(report, "wasxfail") else report.outcome] += 1
+        if "op" not in props:
+            return
         cell = self.cells[(props["op"], props["reference"])]
         cell["cases"] += 1
-        if hasattr(report, "wasxfail"):  # xfail is how a convention difference is reported
-            outcome = "conventions"
+        if hasattr(report, "wasxfail"):  # xfail: a convention or a definition difference
+            outcome = "variants" if report.wasxfail.startswith("definition difference") \
+                else "conventions"
             cell["reasons"].add(report.wasxfail)
         else:
             outcome = "passed" if report.passed else "skipped" if report.skipped else "failed"
@@ -66,6 +70,7 @@ class Summary:
                 else:
                     fail = f", **{c['failed']} failed**" if c["failed"] else ""
                     conv = f", {c['conventions']} convention" if c["conventions"] else ""
+                    conv += f", {c['variants']} definition" if c["variants"] else ""
                     conv += f", {c['unsupported']} not supported" if c["unsupported"] else ""
                     row.append(f"{c['passed']}/{c['cases']}{fail}{conv}, "
                                f"worst {c['worst_rel']:.1e}")
@@ -74,7 +79,8 @@ class Summary:
 
     def totals(self) -> dict[str, int]:
         return {k: sum(c[k] for c in self.cells.values())
-                for k in ("cases", "passed", "failed", "conventions", "unsupported", "skipped")}
+                for k in ("cases", "passed", "failed", "conventions", "variants", "unsupported",
+                          "skipped")}
 
 
 def _op_order(op: str) -> tuple[int, str]:
@@ -108,9 +114,11 @@ class SummaryPlugin:
         for line in summary.table():
             tr.write_line(line)
         t = summary.totals()
-        tr.write_line(f"{t['cases']} cases: {t['passed']} passed, {t['failed']} failed, "
-                      f"{t['conventions']} convention differences, {t['unsupported']} not "
-                      f"supported by the module, {t['skipped']} skipped")
+        tr.write_line(f"{t['cases']} of the {sum(summary.tests.values())} tests are op × reference "
+                      f"cases: {t['passed']} passed, {t['failed']} failed, "
+                      f"{t['conventions']} convention differences, {t['variants']} definition "
+                      f"differences, {t['unsupported']} not supported by the module, "
+                      f"{t['skipped']} skipped")
         if self.report_dir:
             path = Path(self.report_dir)
             self.write(path)
@@ -125,6 +133,8 @@ class SummaryPlugin:
             + "\n".join(summary.table()) + "\n\n"
             + f"{t['cases']} cases: {t['passed']} passed, {t['failed']} failed, "
             f"{t['conventions']} convention differences (xfail, counted apart), "
+            f"{t['variants']} definition differences (a known variant of the op's definition: "
+            "xfail, counted apart), "
             f"{t['unsupported']} not supported by the module (skipped, counted apart), "
             f"{t['skipped']} skipped.\n")
         cells = [{"op": op, "reference": ref, **{k: v for k, v in c.items() if k != "reasons"},
@@ -132,4 +142,6 @@ class SummaryPlugin:
                  for (op, ref), c in sorted(summary.cells.items(),
                                             key=lambda kv: (_op_order(kv[0][0]),
                                                             _ref_order(kv[0][1])))]
-        (path / "summary.json").write_text(json.dumps({"totals": t, "cells": cells}, indent=1))
+        tests = {"total": sum(summary.tests.values()), **summary.tests}
+        (path / "summary.json").write_text(json.dumps({"totals": t, "tests": tests,
+                                                       "cells": cells}, indent=1))

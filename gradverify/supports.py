@@ -104,8 +104,8 @@ def fixed_reason(fn: Callable, op: str, kwargs: Mapping[str, Any]) -> str | None
     for k, v in fixed.items():
         if k in params and params[k] != v:
             used = "" if k in kwargs else " (impl's default)"
-            return (f"{getattr(fn, '__name__', op)} implements {k}={v!r} only; the case uses "
-                    f"{k}={params[k]!r}{used}")
+            who = str(getattr(fn, "__name__", op)).split("[")[0].split(".")[0]
+            return f"{who} implements {k}={v!r} only; the case uses {k}={params[k]!r}{used}"
     return None
 
 

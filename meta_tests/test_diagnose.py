@@ -212,3 +212,85 @@ def test_finite_difference_elements_across_a_kink_are_left_out_with_a_warning() 
     with pytest.raises(pytest.skip.Exception, match="every element"):
         check(np.array([1.0]), np.array([np.nan]), what="x", dtype="float64", tol=TOL,
               context="", ref="numeric")
+
+
+# -- causes named (gradverify.diagnose_causes), each by a catalog mistake (mistakes/causes.py) --
+def _ref() -> str:
+    import reference
+    try:
+        reference.get("torch")
+    except reference.BackendUnavailable:
+        return "numeric"
+    return "torch"
+
+
+def _first_failure(key: str, label: str, check_name: str, select=lambda c: True) -> str:
+    """The diagnosis of the first failing ``check_name`` case of ``label`` against
+    ``mistakes.<key>`` (torch, else finite differences)."""
+    import importlib
+
+    from gradverify import checks
+    from gradverify.cases import all_cases
+
+    module = importlib.import_module(f"mistakes.{key}")
+    for case in all_cases():
+        if case.spec.label != label or not select(case) or not checks.applies(check_name, case):
+            continue
+        try:
+            checks.CHECKS[check_name](checks.Run(case, _ref(), module, 0))
+        except pytest.xfail.Exception as exc:
+            raise AssertionError(f"a definition difference, not a failure: {exc.msg}") from None
+        except pytest.fail.Exception as exc:
+            return str(exc.msg)
+    raise AssertionError(f"{key}: no {check_name} case of {label} failed")
+
+
+def test_an_ignored_upstream_gradient_is_named_not_called_a_factor() -> None:
+    message = _first_failure("mse_backward_no_upstream", "mse", "vjp")
+    head = message.splitlines()[0]
+    assert head.endswith("; mse_backward ignores its upstream gradient g"), head
+    assert "cause: mse_backward ignores its upstream gradient g: it returns the same for g " \
+        "and 2·g" in message
+    assert "actual/expected" not in message and "1/N? the mean?" not in message
+
+
+def test_swapped_arguments_are_named() -> None:
+    message = _first_failure("tanh_backward_args_swapped", "tanh", "vjp")
+    assert message.splitlines()[0].endswith("; the arguments are swapped")
+    assert "tanh_backward(x, grad_out, ...) matches; the suite calls " \
+        "tanh_backward(grad_out, *inputs)" in message
+
+
+def test_an_epsilon_inside_a_log_is_named_not_blamed_on_float32() -> None:
+    message = _first_failure("cross_entropy_eps_in_log", "cross_entropy", "vjp",
+                             lambda c: c.dtype == "float64")
+    assert message.splitlines()[0].endswith("; an ε inside a log or a clip")
+    assert "the error follows ε/p with ε = 1e-07" in message
+    assert "computed in float32" not in message
+
+
+def test_a_backward_under_a_wrong_forward_says_fix_the_forward_first() -> None:
+    message = _first_failure("elu_alpha_ignored_everywhere", "elu", "vjp",
+                             lambda c: c.kwargs.get("alpha") == 0.5)
+    assert "; the forward elu already differs from" in message.splitlines()[0]
+    assert "on this case: fix it first" in message
+
+
+def test_every_wrong_gradient_of_a_layer_is_named_with_the_right_ones() -> None:
+    message = _first_failure("batchnorm_dgamma_dbeta_swapped", "batchnorm", "vjp")
+    head = message.splitlines()[0]
+    assert head.startswith("backward pass: batchnorm_backward gradient 1 (input 1)")
+    assert head.endswith("; also wrong: gradient 2 (input 2); right: gradient 0 (input 0)")
+    assert "  also wrong, gradient 2 (input 2): backward pass: batchnorm_backward gradient 2 " \
+        "(input 2) vs" in message
+
+
+def test_errors_where_the_expected_value_is_0_get_a_meaningful_relative_error() -> None:
+    e = np.array([[1.0, 0.0, 3.0], [0.0, 4.0, -2.0]])
+    message = failure(np.where(e == 0, 2.0, e), e, dtype="float64")
+    assert "max rel err 0 where expected ≠ 0, 0.5·max |expected| at 2 element(s) whose " \
+        "expected value is 0" in message.splitlines()[0]
+    message = failure(np.ones(3), np.zeros(3), dtype="float64")
+    assert "max rel err undefined (every expected value is 0; 3 element(s) wrong)" in message
+    message = _first_failure("dropout_backward_no_mask", "dropout", "vjp")
+    assert "max rel err 0 where expected ≠ 0" in message and "whose expected value is 0" in message

@@ -34,13 +34,17 @@ REFS = "torch" if _has_torch() else "numeric"
 
 
 def uses(m: Mistake) -> set[str]:
-    """The matrix tests that call the replaced function (and only those may fail)."""
-    if m.replaces == m.op:
+    """The matrix tests that call the replaced functions (and only those may fail)."""
+    return set().union(*(_uses(name, m.op) for name in (m.replaces, *(n for n, _ in m.also))))
+
+
+def _uses(replaces: str, op: str) -> set[str]:
+    if replaces == op:
         return {"test_forward"}
-    if m.replaces.endswith("_jacobian"):
+    if replaces.endswith("_jacobian"):
         return {"test_jacobian"}
     # the Jacobian is assembled from the backward unless the op has <op>_jacobian
-    return {"test_vjp"} | (set() if m.op in JACOBIAN_OPS else {"test_jacobian"})
+    return {"test_vjp"} | (set() if op in JACOBIAN_OPS else {"test_jacobian"})
 
 
 def _masked(text: str) -> str:

@@ -13,7 +13,7 @@ import importlib.abc
 import importlib.machinery
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 
 import numpy as np
@@ -28,6 +28,8 @@ class Mistake:
     source: str  # where it comes from
     what: str  # one sentence: what the mistake is
     fn: Callable
+    #: other impl functions it replaces too (keyword-only: subclasses add positional fields)
+    also: tuple[tuple[str, Callable], ...] = field(default=(), kw_only=True)
 
     @property
     def op(self) -> str:
@@ -45,9 +47,10 @@ class Mistake:
 MISTAKES: list[Mistake] = []
 
 
-def mistake(replaces: str, source: str, what: str) -> Callable[[Callable], Callable]:
+def mistake(replaces: str, source: str, what: str,
+            also: tuple[tuple[str, Callable], ...] = ()) -> Callable[[Callable], Callable]:
     def register(fn: Callable) -> Callable:
-        MISTAKES.append(Mistake(fn.__name__, replaces, source, what, fn))
+        MISTAKES.append(Mistake(fn.__name__, replaces, source, what, fn, also=also))
         return fn
     return register
 
@@ -236,7 +239,7 @@ def relu_raises(grad_out, z):
     return grad_out * (z > 0).astype(z.dytpe)
 
 
-from . import layers_conv, layers_norm  # noqa: E402,F401  (their entries register themselves)
+from . import causes, layers_conv, layers_norm  # noqa: E402,F401  (they register themselves)
 
 BY_KEY = {m.key: m for m in MISTAKES}
 assert len(BY_KEY) == len(MISTAKES), "mistake names must be unique"
@@ -262,6 +265,8 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__dict__.update({k: getattr(impl, k) for k in impl.__all__})
         module.__doc__ = f"impl with one mistake: {m.what}"
         setattr(module, m.replaces, m.fn)
+        for name, fn in getattr(m, "also", ()):
+            setattr(module, name, fn)
 
 
 if not any(isinstance(f, _Finder) for f in sys.meta_path):

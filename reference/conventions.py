@@ -124,6 +124,7 @@ class Special:
     make: Callable[[], tuple[np.ndarray, ...]]
     params: dict[str, Any] = field(default_factory=dict)
     dtype: str = "float64"
+    variant: str = ""  # the catalog entry's variant the inputs belong to (one-hot targets)
 
 
 def _arr(*xs: Any, dtype: str = "float64") -> Callable[[], tuple[np.ndarray, ...]]:
@@ -142,9 +143,9 @@ SPECIALS: tuple[Special, ...] = (
     *(Special(f"{op} at ±30", op, _arr(_30)) for op in
       ("softmax", "log_softmax", "sigmoid", "softplus", "silu", "tanh")),
     Special("softmax_cross_entropy, logits ±1000", "softmax_cross_entropy",
-            _arr(_BIG, [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])),
+            _arr(_BIG, [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]), variant="one_hot"),
     Special("softmax_cross_entropy, logits ±30", "softmax_cross_entropy",
-            _arr(_30, [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])),
+            _arr(_30, [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]), variant="one_hot"),
     Special("bce_with_logits at ±1000", "bce_with_logits", _arr(_BIG, _T)),
     Special("bce_with_logits at ±30", "bce_with_logits", _arr(_30, _T)),
     Special("bce at p = 0 and 1 (targets agree)", "bce",
