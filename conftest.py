@@ -51,6 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
                             "whole (kept under --op)")
     config.addinivalue_line("markers", "cases(check, refs, select): parametrize over the "
                             "catalog's cases (gradverify.cases.matrix)")
+    if config.getoption("device") == "cuda":
+        _need_gpu()
     config.selected_ops = _selected_ops(config.getoption("op", []))  # type: ignore[attr-defined]
     try:
         config.impl_module = guard(load_impl(config.getoption("impl")))  # type: ignore[attr-defined]
@@ -69,6 +71,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SummaryPlugin(config.getoption("report_dir")), "summary")
     config.pluginmanager.register(FailureDigest(), "failure-digest")
     config.pluginmanager.register(EdgeDigest(), "edge-digest")
+
+
+def _need_gpu() -> None:
+    """--device cuda on a machine where neither torch nor jax sees a GPU: a usage error (the
+    run would pass on the CPU and say nothing of the device)."""
+    seen = []
+    try:
+        import torch
+
+        seen.append(torch.cuda.is_available())
+    except ImportError:
+        pass
+    try:
+        import jax
+
+        seen.append(any(d.platform == "gpu" for d in jax.devices()))
+    except (ImportError, RuntimeError):
+        pass
+    if not any(seen):
+        raise pytest.UsageError("--device cuda: no GPU is visible to torch or jax on this "
+                                "machine (torch.cuda.is_available() is False, jax.devices() "
+                                "has no gpu); run without --device")
 
 
 def _selected_ops(values: list[str]) -> frozenset[str]:
