@@ -77,7 +77,53 @@ def section(i: int, m: Mistake, outcome: Outcome) -> list[str]:
             message.strip(), "```", ""]
 
 
+ENGINES_HEAD = "## Autograd engines and custom backward passes"
+ENGINES_INTRO = f"""\
+{ENGINES_HEAD}
+
+The engines students build and the custom backward passes framework users write
+([`examples/engines/`](../examples/engines/), one mistake each, listed in
+[`examples/engines/mistakes.py`](../examples/engines/mistakes.py)), checked by
+`gradverify.check_engine` and `gradverify.check_function`; below each one is the verdict of the
+check that catches it, verbatim (a random graph's is the one hypothesis shrank it to).
+`meta_tests/test_engine.py` and `meta_tests/test_custom_backward.py` prove each is caught with its
+cause named and that this section is current (`python -m tools.mistakes_doc --engines` rewrites
+only this section).
+
+| # | mistake | example | caught by | cause named |
+|---|---|---|---|---|"""
+
+
+def engine_section() -> list[str]:
+    """The engine and custom-backward rows: each example's verdict from the check that
+    catches it (``examples/engines/mistakes.py``)."""
+    from examples.engines.mistakes import ENGINE_MISTAKES, first_failure
+
+    rows, notes = [], []
+    for i, m in enumerate(ENGINE_MISTAKES, 1):
+        rec = first_failure(m.run(), m.check)
+        verdict = (rec.diagnosis or rec.verdict) if rec is not None else "(not caught!)"
+        rows.append(f"| E{i} | [{m.what}](#e{i}-{m.key}) | `{m.target}` | {m.check} | "
+                    f"{m.cause} |")
+        notes += [f"### E{i}. `{m.key}`", "", f"**{m.what}** `{m.target}`, check `{m.check}`:",
+                  "", "```", verdict, "```", ""]
+    return [ENGINES_INTRO, *rows, "", *notes]
+
+
+def write_engine_section() -> None:
+    """Replace only the engines section of docs/MISTAKES.md (the rest is left as it is)."""
+    text = DOC.read_text()
+    head = text.split("\n" + ENGINES_HEAD)[0].rstrip("\n")
+    DOC.write_text(head + "\n\n" + "\n".join(engine_section()))
+
+
 def main() -> int:
+    import sys
+
+    if "--engines" in sys.argv[1:]:
+        write_engine_section()
+        print(f"wrote the engines section of {DOC}")
+        return 0
     reference.get("torch")  # load torch once, before the in-process runs
     table = ["| # | mistake | from | replaces | caught first by | failing cases |",
              "|---|---|---|---|---|---|"]
@@ -97,7 +143,7 @@ def main() -> int:
                          f"{m.contract} | {len(outcome.failures)} |")
         notes += section(i, m, outcome)
     DOC.write_text("\n".join([INTRO, *table, "", *details, CONTRACTS_INTRO, *contracts, "",
-                              *notes]))
+                              *notes, *engine_section()]))
     print(f"wrote {DOC}")
     return 0
 
