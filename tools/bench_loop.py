@@ -94,14 +94,15 @@ if os.environ.get(PHASES_ENV):
 
 
 # -- the benchmark -----------------------------------------------------------------------------
-def run(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> dict[str, Any]:
+def run(cmd: list[str], env: dict[str, str], cwd: Path = ROOT,
+        plugin: bool = True) -> dict[str, Any]:
     """Run ``cmd`` in ``cwd`` (at the repository root with this module as a plugin): wall and
     CPU seconds, load, the last line, and the reference cache's hits and misses summed over
     the processes."""
     stats = Path(env["GRADVERIFY_CACHE"] + ".stats")
     stats.unlink(missing_ok=True)
     env = {**env, STATS_ENV: str(stats)}
-    cmd = [*cmd, "-p", "tools.bench_loop"] if cwd == ROOT else cmd
+    cmd = [*cmd, "-p", "tools.bench_loop"] if cwd == ROOT and plugin else cmd
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -137,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep PYTHONDONTWRITEBYTECODE as the environment sets it (default: "
                     "write bytecode under a temporary PYTHONPYCACHEPREFIX, as a usual setup "
                     "caches it; pytest's rewritten test modules and hypothesis included)")
+    ap.add_argument("--student", default="examples/three_ops.py",
+                    help="the student's loop: a module with a few ops, timed warm with "
+                    "pytest --impl= and python -m gradverify (default examples/three_ops.py)")
     ap.add_argument("--no-write", action="store_true", help=f"do not write {REPORT.name}")
     args = ap.parse_args(argv)
 
@@ -159,6 +163,15 @@ def main(argv: list[str] | None = None) -> int:
             results["warm"].append(run(tests, env))
         print("collection only:", flush=True)
         results["collect"] = run([*py, "tests", "-p", "no:xdist", "--collect-only"], env)
+        student = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                   f"--impl={args.student}", "tests"]
+        print(f"the student's loop, warm: pytest --impl={args.student} (serial), twice; "
+              f"the same for --impl={args.impl}", flush=True)
+        results["student"] = [run(student, env) for _ in range(2)]
+        results["whole_serial"] = run([*py, "tests", "-p", "no:xdist"], env)
+        cli = [sys.executable, "-m", "gradverify", args.student]
+        print(f"python -m gradverify {args.student}, warm, twice", flush=True)
+        results["cli"] = [run(cli, env, plugin=False) for _ in range(2)]
         phases = Path(tmp) / "phases.json"
         print("serial warm run, CPU per phase per case:", flush=True)
         results["serial"] = run([*py, "tests", "-p", "no:xdist"], {**env, PHASES_ENV: str(phases)})
@@ -221,10 +234,28 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
            row(f"floor: {r['floor_n']} trivial tests, serial", r["floor_serial"])]
           if "floor" in r else []),
         *([row("full default run (tests + meta-tests), cold", r["full"])] if "full" in r else []),
+        *(row(f"student: pytest --impl={args.student}, warm {i + 1}", x)
+          for i, x in enumerate(r.get("student", []))),
+        *([row(f"pytest --impl={args.impl} tests, serial warm", r["whole_serial"])]
+          if "whole_serial" in r else []),
+        *(row(f"student: python -m gradverify {args.student}, warm {i + 1}", x)
+          for i, x in enumerate(r.get("cli", []))),
         "",
         f"Warm / cold: {med / cold['wall']:.1%} of the wall time (median warm {med:.1f} s against "
         f"{cold['wall']:.1f} s), {med_cpu / cold['cpu']:.1%} of the CPU time.",
     ]
+    if r.get("student") and "whole_serial" in r:
+        st = min(x["wall"] for x in r["student"])
+        whole = r["whole_serial"]["wall"]
+        cli = min(x["wall"] for x in r["cli"])
+        lines += [
+            "",
+            f"The student's loop (targets: pytest --impl on a module with 3 ops ≤ 20% of the "
+            f"warm run of the whole impl, python -m gradverify on it ≤ 2 s): pytest "
+            f"{st:.1f} s = {st / whole:.1%} of {whole:.1f} s "
+            f"({'met' if st <= 0.2 * whole else 'missed'}); python -m gradverify {cli:.1f} s "
+            f"({'met' if cli <= 2 else 'missed'}).",
+        ]
     if "floor" in r:
         f = r["floor"]
         lines += [
