@@ -16,6 +16,7 @@ import re
 import types
 from collections.abc import Iterable, Sequence
 from difflib import get_close_matches
+from functools import partial
 from typing import Any
 
 from .supports import KINDS
@@ -52,7 +53,7 @@ def extra_records(module: Any, ops: Iterable[str], refs: Sequence[str], seed: in
             subject = contracts.Subject(case, module, seed, read_only=read_only)
             rec = Record(case.spec.name, case.spec.label, f"contract:{contract}",
                          "contracts", contracts.case_id(case, contract), "passed")
-            settle(rec, lambda s=subject, c=contract: contracts.CONTRACTS[c](s))
+            settle(rec, partial(contracts.CONTRACTS[contract], subject))
             if rec.outcome == "failed":
                 rec.function = _contract_function(rec.diagnosis, case.spec.name, names)
             records.append(rec)
@@ -64,7 +65,7 @@ def extra_records(module: Any, ops: Iterable[str], refs: Sequence[str], seed: in
             for ref in frameworks:
                 rec = Record(f"{sp.op}_backward", sp.op, "special", ref,
                              f"{sp.op}-{ref}-{sp.dtype}-{sp.label}", "passed")
-                settle(rec, lambda sp=sp, ref=ref: special.special_value(sp, ref, module))
+                settle(rec, partial(special.special_value, sp, ref, module))
                 if rec.outcome == "failed" and "\n  forward:" in rec.diagnosis \
                         and "\n  gradient:" not in rec.diagnosis:
                     rec.function = sp.op
@@ -75,12 +76,12 @@ def extra_records(module: Any, ops: Iterable[str], refs: Sequence[str], seed: in
                 fn = f"{kink.op}_hessian" if kink.second else f"{kink.op}_backward"
                 rec = Record(fn, kink.op, "kink", "impl convention",
                              f"{kink.op}-impl-{kink.label}", "passed")
-                records.append(settle(rec, lambda k=kink: special.impl_kink(k, module)))
+                records.append(settle(rec, partial(special.impl_kink, kink, module)))
         if "max_pool2d" in chosen:
             for tie in POOL_TIES:
                 rec = Record("max_pool2d_backward", "max_pool2d", "kink", "impl convention",
                              f"max_pool2d-impl-{tie.label}", "passed")
-                records.append(settle(rec, lambda t=tie: special.impl_tie(t, module)))
+                records.append(settle(rec, partial(special.impl_tie, tie, module)))
     return records
 
 
