@@ -65,9 +65,10 @@ def function_verdicts(records: Sequence[Any], outcomes: Sequence[str]) -> dict[s
             edge, hint = _only_on_edge(recs)
             out[fn] = (f"wrong only on {edge}: {first.verdict}{hint}" if edge else
                        f"wrong ({n['failed']} of {ran} checks failed): {first.verdict}")
-        elif n.get("variant") and not n["passed"]:
+        elif n.get("variant"):  # a known variant on some cases (the others agree)
             first = next(r for r in recs if r.outcome == "variant")
-            out[fn] = f"definition difference ({n['variant']} checks): {first.verdict}"
+            out[fn] = (f"definition difference ({n['variant']} of {ran} checks; "
+                       f"{n['passed']} passed): {first.verdict}")
         elif n["passed"] or n["convention"] or n.get("variant"):
             out[fn] = f"ok ({n['passed']}/{ran} checks passed{apart})"
         elif n["not provided"] == len(recs):
