@@ -173,13 +173,21 @@ def call_impl_of(module: ModuleType | None, fn: Callable, *args: Any, **kwargs: 
     except Exception as exc:
         # an isolated call (gradverify.isolate): the worker's frames, or the cause as the verdict
         tb = getattr(exc, "remote_frames", None) or traceback.extract_tb(exc.__traceback__)[1:]
-        message, skip = (f"{getattr(fn, '__name__', fn)} raised {type(exc).__name__}: {exc}\n"
-                         + "".join(traceback.format_list(tb[-3:]))), False
+        message, skip = (f"{getattr(fn, '__name__', fn)} raised {type(exc).__name__}: "
+                         f"{_text(exc)}\n" + "".join(traceback.format_list(tb[-3:]))), False
         if getattr(exc, "gradverify_cause", False):
             message = str(exc)
     if skip:  # outside the except: no "during handling" chain
         pytest.skip(message)
     pytest.fail(message, pytrace=False)
+
+
+def _text(exc: BaseException) -> str:
+    """``str(exc)``, or a placeholder when the module's exception cannot say it."""
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__} whose str() raised>"
 
 
 def as_gradients(result: Any, spec: OpSpec, fn_name: str, context: str,

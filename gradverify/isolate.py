@@ -1,0 +1,408 @@
+"""Run the module under test in a supervised worker process.
+
+``open_isolated(target)`` starts one ``multiprocessing`` worker ("spawn" context: never a fork
+of a process that has torch or jax loaded) that loads the user's module, and returns a proxy
+module: each callable attribute forwards ``fn(*args, **kwargs)`` to the worker (arguments and
+results pickled through a ``multiprocessing`` Pipe). The references, the catalog and the cache
+stay in this process, so nothing the module patches (``np.exp = ...``, impl's functions, the
+catalog) reaches them.
+
+Supervision: each call has a timeout (an interval timer in the worker interrupts Python code;
+a hard deadline here kills a worker stuck in C), the worker has a memory limit (RLIMIT_AS),
+and a call that hangs, exits (``sys.exit``, ``os._exit``, ``KeyboardInterrupt``) or crashes
+(a signal) raises ``IsolationError`` whose message is the cause; the checks fail that case with
+it. A worker that died is restarted on the next call; a function that hung or killed its worker
+is not called again (its later calls fail at once with the same cause), so one hostile function
+costs one timeout, not one per case. Ctrl-C here (the worker ignores SIGINT) kills the worker
+and propagates.
+
+Cost: a round trip is ~100 µs, so calls are batched (``RemoteFunction.many``: the basis
+cotangents of a Jacobian in one message) and identical calls (same function, same pickled
+arguments: the same case's forward or VJP against each reference) are answered from a small
+memo of the pickled result (each hit unpickles a fresh copy).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import multiprocessing as mp
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .isolate_worker import (  # noqa: F401  (IsolationError, Foreign: gradverify.isolate's API)
+    _DATA,
+    CONTRACTS,
+    Foreign,
+    IsolationError,
+    RemoteError,
+    _pack,
+)
+
+#: default seconds one call of a user's function may take
+DEFAULT_TIMEOUT = 5.0
+#: default address-space limit of the worker (bytes); GRADVERIFY_MEMORY_MB overrides it
+DEFAULT_MEMORY = int(os.environ.get("GRADVERIFY_MEMORY_MB", "4096")) * 2**20
+#: seconds the worker may take to start (Python, numpy) before it loads the module
+BOOT_TIMEOUT = 60.0
+MEMO_SIZE = 64
+_SUFFIXES = ("", "_backward", "_jacobian", "_jvp", "_hvp", "_hessian")
+
+
+# -- parent side ------------------------------------------------------------------------------
+def _cause(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "was killed"
+    if exitcode < 0:
+        try:
+            return f"crashed with {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"was killed by signal {-exitcode}"
+    return f"ended the process with exit code {exitcode} (os._exit?)"
+
+
+class Worker:
+    """One supervised process holding the user's module; restarted after it dies."""
+
+    def __init__(self, target: str, names: Sequence[str], timeout: float, memory: int) -> None:
+        self.target, self.names, self.timeout, self.memory = target, tuple(names), timeout, memory
+        self.process: Any = None
+        self.conn: Connection | None = None
+        self.poisoned: dict[str, str] = {}  # function -> why it is not called again
+        self.memo: OrderedDict[bytes, bytes] = OrderedDict()
+        self.memoize = False  # inside memoized(): the matrix, whose references repeat calls
+        self.starts = 0
+
+    def _recv(self, seconds: float) -> Any:
+        assert self.conn is not None
+        if not self.conn.poll(seconds):
+            raise TimeoutError
+        return self.conn.recv()
+
+    def launch(self) -> None:
+        """Start the worker process; it boots and loads the module while this one goes on."""
+        here, there = mp.Pipe()  # a socket pair: multiprocessing's pickled messages over it
+        # a fresh interpreter (no fork of a process holding torch or jax, no re-run of the
+        # caller's __main__ as multiprocessing's spawn does); the code drops the script's
+        # folder or the cwd from sys.path before anything is imported
+        code = "import sys; sys.path.pop(0); from gradverify.isolate_worker import _child; _child()"
+        self.process = subprocess.Popen([sys.executable, "-c", code, str(there.fileno())],
+                                        pass_fds=[there.fileno()], stdin=subprocess.DEVNULL)
+        there.close()
+        self.conn, self.starts = here, self.starts + 1
+        here.send((self.target, self.names, self.memory, self.timeout, list(sys.path),
+                   os.getcwd()))
+
+    def start(self) -> tuple:
+        """Start the worker (unless ``launch`` did) and wait until it loaded the module:
+        ("loaded", name, file, attrs, unused), or raise ``ImportError`` naming the cause."""
+        if self.process is None:
+            self.launch()
+        try:
+            self._recv(BOOT_TIMEOUT)
+            msg = self._recv(4 * self.timeout + 5)
+        except TimeoutError:
+            self.stop()
+            raise ImportError(f"{self.target}: importing it did not finish within "
+                              f"{4 * self.timeout + 5:g} s") from None
+        except (EOFError, OSError):
+            code = self.stop()
+            raise ImportError(f"{self.target}: importing it {_cause(code)}") from None
+        except BaseException:
+            self.stop()
+            raise
+        if msg[0] == "load-error":
+            self.stop()
+            raise ImportError(msg[1])
+        return msg
+
+    def stop(self) -> int | None:
+        """Kill the worker (if alive); its exit code."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        if self.process is None:
+            return None
+        p, self.process = self.process, None
+        try:
+            return p.wait(0.05)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            return p.wait()
+
+    def calls(self, name: str, calls: list[tuple[tuple, dict]]) -> list[tuple]:
+        """The outcomes of ``calls`` of function ``name`` (a memo answers a repeated batch)."""
+        if name in self.poisoned:
+            return [("isolation", self.poisoned[name])]
+        data = pickle.dumps((name, calls), protocol=pickle.HIGHEST_PROTOCOL)
+        if self.memoize and data in self.memo:
+            self.memo.move_to_end(data)
+            return pickle.loads(self.memo[data])
+        if self.conn is None:
+            try:
+                self.start()
+            except ImportError as exc:  # it loaded before, but not this time
+                return self._poison(name, f"{name}: restarting its module failed: {exc}")
+        assert self.conn is not None
+        deadline = self.timeout * len(calls) + 2.0  # the worker's own timer fires first
+        if name == CONTRACTS:
+            deadline = max(60.0, 20 * self.timeout)
+        try:
+            self.conn.send_bytes(data)
+            if not self.conn.poll(deadline):
+                raise TimeoutError
+            reply = self.conn.recv_bytes()
+        except TimeoutError:
+            self.stop()
+            return self._poison(name, f"{name} did not return within {self.timeout:g} s")
+        except (EOFError, OSError):
+            return self._poison(name, f"{name} {_cause(self.stop())}")
+        except BaseException:  # Ctrl-C: stop the worker, stop the run
+            self.stop()
+            raise
+        results = pickle.loads(reply)
+        if results and results[-1][0] == "timeout":
+            self.stop()  # the timer fired: the module may be in a bad state, start afresh
+            return [*results[:-1], *self._poison(
+                name, f"{name} did not return within {self.timeout:g} s")]
+        if not self.memoize:
+            return results
+        self.memo[data] = reply
+        if len(self.memo) > MEMO_SIZE:
+            self.memo.popitem(last=False)
+        return results
+
+    def _poison(self, name: str, cause: str) -> list[tuple]:
+        self.poisoned[name] = cause
+        return [("isolation", cause)]
+
+
+def _result(outcome: tuple, args: tuple = ()) -> Any:
+    """The value of an outcome (the arguments the call modified there modified here too), or
+    raise what the call raised."""
+    kind = outcome[0]
+    if kind == "ok":
+        for at, value in outcome[2].items():
+            target = args[at[0]] if len(at) == 1 else args[at[0]][at[1]]
+            np.copyto(target, value)
+        return outcome[1]
+    if kind == "raised":
+        _, type_name, is_builtin, text, tb = outcome
+        cls = getattr(builtins, type_name) if is_builtin else type(type_name, (RemoteError,), {})
+        try:
+            exc = cls(text)
+        except Exception:
+            exc = type(type_name, (RemoteError,), {})(text)
+        exc.remote_frames = tb  # type: ignore[attr-defined]
+        raise exc
+    raise IsolationError(outcome[1] if kind == "isolation" else outcome[1])
+
+
+class RemoteFunction:
+    """A user's function living in the worker: ``f(*args, **kwargs)`` or ``f.many(calls)``."""
+
+    def __init__(self, worker: Worker, name: str, module: str) -> None:
+        self.worker, self.__name__, self.__qualname__, self.__module__ = \
+            worker, name, name, module
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _result(self._outcomes([(args, kwargs)])[0], args)
+
+    def _outcomes(self, calls: list[tuple[tuple, dict]]) -> list[tuple]:
+        out = self.worker.calls(self.__name__, [(_pack(a), k) for a, k in calls])
+        if out and out[-1][0] in ("exit",):
+            out[-1] = ("isolation", f"{self.__name__} {out[-1][1]}")
+        return out
+
+    def many(self, calls: Iterable[tuple[tuple, dict]]) -> list[Callable[[], Any]]:
+        """One round trip for many calls; each returned thunk gives its call's result or
+        raises what it raised (the calls after an exit or crash are not run)."""
+        calls = list(calls)
+        outcomes = self._outcomes(calls)
+        thunks = []
+        for k in range(len(calls)):
+            o = outcomes[min(k, len(outcomes) - 1)]
+            thunk = (lambda o=o, a=calls[k][0]: _result(o, a))
+            thunk.__name__, thunk.__module__ = self.__name__, self.__module__  # type: ignore
+            thunks.append(thunk)
+        return thunks
+
+    def __repr__(self) -> str:
+        return f"<isolated function {self.__module__}.{self.__name__}>"
+
+
+class IsolatedModule(ModuleType):
+    """The proxy of a user's module: its callables are ``RemoteFunction``s, its data
+    (``GRADVERIFY_SUPPORTS``, ...) copies. ``close()`` stops the worker."""
+
+    gradverify_worker: Worker
+
+    def close(self) -> None:
+        self.gradverify_worker.stop()
+
+
+def wanted_names(op_names: Iterable[str]) -> list[str]:
+    """The attributes the checks may look up: every op's functions and the declarations."""
+    return [f"{op}{s}" for op in op_names for s in _SUFFIXES] + list(_DATA)
+
+
+def open_isolated(target: str | Path, names: Sequence[str], timeout: float = DEFAULT_TIMEOUT,
+                  memory: int = DEFAULT_MEMORY) -> IsolatedModule:
+    """Load ``target`` (a path or dotted name) in a worker and return its proxy module; a
+    module that cannot be loaded raises ``gradverify.loader.ImplLoadError``."""
+    from .loader import ImplLoadError
+
+    worker = _PRESTARTED.pop((str(target), timeout), None) or \
+        Worker(str(target), names, timeout, memory)
+    try:
+        _, name, file, attrs, unused = worker.start()
+    except ImportError as exc:
+        raise ImplLoadError(str(exc)) from None
+    display = name.removeprefix("impl_under_test_")
+    module = IsolatedModule(display)
+    module.gradverify_worker = worker
+    module.gradverify_unused = unused  # type: ignore[attr-defined]
+    if file:
+        module.__file__ = file
+    for attr, how in attrs.items():
+        if how[0] == "call":
+            setattr(module, attr, RemoteFunction(worker, attr, display))
+        elif how[0] == "error":
+            setattr(module, attr, _failing(attr, display, how[1]))
+        elif how[0] == "value":
+            setattr(module, attr, how[1])
+        else:  # declarations holding functions: see load()
+            module.gradverify_inprocess = attr  # type: ignore[attr-defined]
+    return module
+
+
+def load(target: str, op_names: Iterable[str], timeout: float = DEFAULT_TIMEOUT) -> ModuleType:
+    """``target`` isolated (``open_isolated``), or loaded in this process when it declares ops
+    with functions (``GRADVERIFY_OPS`` with ``make`` or a framework's version: they run beside
+    the references, so they must live here), with a warning saying so."""
+    module = open_isolated(target, wanted_names(op_names), timeout)
+    what = getattr(module, "gradverify_inprocess", None)
+    if what is None:
+        return module
+    module.close()
+    from .loader import load_impl
+
+    warnings.warn(f"{target}: its {what} holds functions, which run beside the references: "
+                  "checked in this process, without isolation", stacklevel=3)
+    return load_impl(target, flag="")
+
+
+@contextlib.contextmanager
+def memoized(module: Any) -> Iterator[None]:
+    """While inside, identical calls of an isolated module's functions (same function, same
+    pickled arguments: the matrix's forward and VJP of one case against each reference) run
+    once; never around the contracts (``repeatable`` calls twice on purpose)."""
+    worker = getattr(module, "gradverify_worker", None)
+    if worker is None:
+        yield
+        return
+    worker.memoize = True
+    try:
+        yield
+    finally:
+        worker.memoize = False
+        worker.memo.clear()
+
+
+def extra_records(raw: Any, module: Any, ops: Sequence[str], refs: Sequence[str],
+                  seed: int) -> list[Any]:
+    """``gradverify.suite.extra_records`` for ``gradverify.check``: for an isolated module the
+    contracts run in its worker (one message per op: they compare the module with itself and
+    need its arrays as they are), special values and kinks here against the references."""
+    from .suite import EXTRA_CHECKS
+    from .suite import extra_records as local
+
+    worker = getattr(raw, "gradverify_worker", None)
+    if worker is None:
+        return local(module, ops, refs, seed)
+    from .api import Record
+    from .catalog import OP_NAMES
+    from .declared import declared_ops
+
+    known = frozenset(OP_NAMES) | {spec.name for spec, _ in declared_ops(raw)}
+    records: list[Any] = []
+    for op in ops:
+        out = worker.calls(CONTRACTS, [((op, known, tuple(refs), seed, dict(worker.poisoned)),
+                                        {})])
+        if out[0][0] == "ok":
+            records += [Record(**d) for d in out[0][1]]
+        else:  # the worker died running them, or they broke on what it returned
+            cause = out[0][1] if out[0][0] == "isolation" else \
+                f"they could not run on what it returned: {out[0][1]}: {out[0][3]}"
+            worker.poisoned.pop(CONTRACTS, None)
+            records.append(Record(op, op, "contract:all", "contracts", f"{op}-contracts",
+                                  "failed", f"{op}'s contracts: {cause}",
+                                  f"{op}'s contracts: {cause}"))
+    rest = tuple(c for c in EXTRA_CHECKS if c != "contracts")
+    for op in ops:  # op by op: an odd return that breaks a comparison fails only its op
+        try:
+            records += local(module, [op], refs, seed, which=rest)
+        except Exception as exc:
+            text = f"{op}'s special values and kinks could not be checked on what it " \
+                f"returned: {type(exc).__name__}: {exc}"
+            records.append(Record(op, op, "special", "special", f"{op}-special", "failed",
+                                  text, text))
+    return records
+
+
+def close(module: Any) -> None:
+    """Stop ``module``'s worker if it is an isolated module (anything else: nothing)."""
+    if isinstance(module, IsolatedModule):
+        module.close()
+
+
+_PRESTARTED: dict[tuple[str, float], Worker] = {}
+
+
+def prestart(target: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Launch ``target``'s worker now, so that it boots while this process imports the rest
+    (``python -m gradverify``); ``open_isolated`` with the same arguments takes it over."""
+    from .catalog import OP_NAMES
+
+    worker = Worker(str(target), wanted_names(OP_NAMES), timeout, DEFAULT_MEMORY)
+    worker.launch()
+    _PRESTARTED[(str(target), timeout)] = worker
+
+
+def _failing(name: str, module: str, message: str) -> Callable[..., Any]:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise IsolationError(message)
+
+    fail.__name__, fail.__module__ = name, module
+    return fail
+
+
+def call_many(fn: Callable, calls: Sequence[tuple[tuple, dict]]) -> list[Callable[[], Any]]:
+    """Thunks for ``calls`` of ``fn``: batched in one round trip for an isolated function,
+    else each thunk calls ``fn`` when called (as before: lazily, in order)."""
+    many = getattr(fn, "many", None)
+    if isinstance(fn, RemoteFunction) and many is not None:
+        return many(calls)
+    thunks = []
+    for args, kwargs in calls:
+        thunk = (lambda a=args, k=kwargs: fn(*a, **k))
+        thunk.__name__ = getattr(fn, "__name__", "f")  # type: ignore[attr-defined]
+        thunk.__module__ = getattr(fn, "__module__", None)  # type: ignore[assignment]
+        thunks.append(thunk)
+    return thunks
+
+
+__all__ = ["DEFAULT_TIMEOUT", "Foreign", "IsolatedModule", "IsolationError", "RemoteFunction",
+           "call_many", "close", "load", "open_isolated", "wanted_names"]
