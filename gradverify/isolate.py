@@ -237,7 +237,7 @@ class RemoteFunction:
             thunk = (lambda o=o, a=calls[k][0]: _result(o, a))
             thunk.__name__, thunk.__module__ = self.__name__, self.__module__  # type: ignore
             thunks.append(thunk)
-        return thunks
+        return thunks  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         return f"<isolated function {self.__module__}.{self.__name__}>"
@@ -401,7 +401,7 @@ def call_many(fn: Callable, calls: Sequence[tuple[tuple, dict]]) -> list[Callabl
         thunk.__name__ = getattr(fn, "__name__", "f")  # type: ignore[attr-defined]
         thunk.__module__ = getattr(fn, "__module__", None)  # type: ignore[assignment]
         thunks.append(thunk)
-    return thunks
+    return thunks  # type: ignore[return-value]
 
 
 __all__ = ["DEFAULT_TIMEOUT", "Foreign", "IsolatedModule", "IsolationError", "RemoteFunction",

@@ -77,7 +77,7 @@ def _portable(x: Any, depth: int = 0) -> Any:
         return tuple(items) if isinstance(x, tuple) else items
     try:
         value = np.asarray(x)
-        value = value if value.dtype != object else None
+        value = value if value.dtype != object else None  # type: ignore[assignment]
     except Exception:
         value = None
     return Foreign(_type_name(x), "", value)
@@ -137,7 +137,7 @@ def _arrays(args: tuple) -> list[tuple[tuple[int, ...], np.ndarray]]:
         for j, v in enumerate(a) if isinstance(a, tuple) else [(-1, a)]:
             if isinstance(v, np.ndarray) and v.flags.writeable:
                 out.append(((i,) if j < 0 else (i, j), v))
-    return out
+    return out  # type: ignore[return-value]
 
 
 def _outcome(module: ModuleType, name: str, args: tuple, kwargs: dict, timeout: float) -> tuple:
@@ -250,7 +250,7 @@ def _serve(conn: Connection, target: str, names: Sequence[str], memory: int,
             name, calls = pickle.loads(conn.recv_bytes())
         except EOFError:
             return
-        results = []
+        results = []  # type: ignore[var-annotated]
         if name == CONTRACTS:  # run the contracts of one op here (they use no reference)
             (op, ops, refs, seed, poisoned), _ = calls[0]
             try:
