@@ -24,8 +24,10 @@ settings.register_profile("thorough", max_examples=300, derandomize=False, datab
                           print_blob=True)
 settings.load_profile("fast")
 
-import reference
+from gradverify.reference import cache as reference_cache
+
 from gradverify import plugin as gradverify_plugin
+from gradverify import reference
 from gradverify.cases import Case, case_major, parametrize
 from gradverify.catalog import CATALOG, OP_NAMES, OpSpec
 from gradverify.diagnose import FailureDigest
@@ -33,7 +35,6 @@ from gradverify.loader import ImplLoadError, load_impl, provided_ops
 from gradverify.report import SummaryPlugin
 from gradverify.supports import guard
 from gradverify.verdicts import EdgeDigest
-from reference import cache as reference_cache
 
 BACKENDS = {"torch": "torch", "jax": "jax", "autograd": "autograd"}
 

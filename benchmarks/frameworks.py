@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-import reference
+from gradverify import reference
 
 #: benchmark name -> the reference whose op table it uses
 FRAMEWORKS = ("torch.autograd", "torch.func", "jax.jit", "jax.eager", "autograd")
@@ -89,7 +89,7 @@ def thread_counts() -> dict[str, str]:
     """The threads each contender computes on, as configured in this process."""
     import os
 
-    from impl._blocked import num_threads
+    from gradverify.impl._blocked import num_threads
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     blas = _openblas()

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import impl
-import reference
+from gradverify import impl, reference
 
 DENSE = ((64, 256, 256), (256, 1024, 1024), (1024, 1024, 1024))
 JAC_N = (10, 100, 1000, 10_000)
@@ -128,9 +127,9 @@ def test_mlp_backward(benchmark, who: str) -> None:
         run = lambda: impl.mlp_backward(x, y, ws, bs, acts, "mse")  # noqa: E731
     else:
         import torch
+        from gradverify.reference.networks import mlp
 
-        import reference
-        from reference.networks import mlp
+        from gradverify import reference
 
         r = reference.get("torch")
         f = mlp(r, acts, "mse")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import impl
+from gradverify import impl
 from gradverify.catalog import CATALOG, OpSpec
 
 from .frameworks import FRAMEWORKS, prepare

@@ -10,9 +10,8 @@ Theorem 6.1 gives δ = o − y for ONE sample), so its cases fail with a clean f
 """
 
 import numpy as np
-
-from impl import *  # noqa: F403
-from impl import sigmoid, softmax
+from gradverify.impl import *  # noqa: F403
+from gradverify.impl import sigmoid, softmax
 
 
 def sigmoid_backward(grad_out, z):

@@ -2,7 +2,7 @@
 module tools.bench_loop times the student's loop with (``pytest --impl=`` and
 ``python -m gradverify`` on it)."""
 
-from impl import (  # noqa: F401
+from gradverify.impl import (  # noqa: F401
     mse,
     mse_backward,
     sigmoid,

@@ -33,8 +33,7 @@ Defaults = dict[str, Any] | str | None
 
 def _impl_defaults(op: str) -> dict[str, Any]:
     """impl's keyword defaults of ``op`` (from ``impl.<op>``'s signature)."""
-    import impl
-
+    from gradverify import impl
     fn = getattr(impl, op, None)
     if fn is None:
         raise ValueError(f"defaults={op!r}: impl has no op {op!r}")

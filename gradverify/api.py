@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-import reference
+from gradverify import reference
 
 from . import checks, declared, suite
 from . import isolate as isolation

@@ -252,7 +252,7 @@ _JAX_JIT: dict[Any, Callable] = {}
 
 
 def _jax(forward, params, inputs, p, z):  # type: ignore[no-untyped-def]
-    from reference.jax_ref import configure_xla
+    from gradverify.reference.jax_ref import configure_xla
 
     configure_xla()
     import jax
@@ -329,7 +329,7 @@ def _torch(forward, params, inputs, p, z):  # type: ignore[no-untyped-def]
 
 
 def _numeric(forward, params, inputs, p, z):  # type: ignore[no-untyped-def]
-    from reference.numeric import NumericReference
+    from gradverify.reference.numeric import NumericReference
 
     f = _loss(forward, params, inputs, np, lambda x: x)
     keys_p, keys_z = list(p), list(z)

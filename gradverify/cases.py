@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-import reference
-from reference.base import Reference
+from gradverify import reference
+from gradverify.reference.base import Reference
 
 from .catalog import CATALOG, DTYPES, OpSpec, Shape
 from .diagnose import structural_problem

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import reference
+from gradverify import reference
 
 from . import diagnose_causes as causes
 from . import variants

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-import reference
+from gradverify import reference
 
 from .cases import Case
 from .opspec import DTYPES, OpSpec, Shape, away_from, normal, one_hot, uniform

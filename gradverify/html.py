@@ -148,8 +148,7 @@ def reproduce(rec: Record, report: Report) -> list[str]:
     own = getattr(rec, "reproduce", None)
     if own:
         return [str(own)]
-    import reference
-
+    from gradverify import reference
     target, seed = report.target, report.seed
     lines = []
     if not target.startswith("gradcheck("):

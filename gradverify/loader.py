@@ -45,6 +45,11 @@ def _private_name(stem: str, path: Path) -> str:
     return stem
 
 
+def _same_file(module: ModuleType, file: Path) -> bool:
+    where = getattr(module, "__file__", None)
+    return where is not None and Path(where).resolve() == file.resolve()
+
+
 def _notebook(path: Path, name: str) -> ModuleType:
     """A module made of a notebook's code cells (magics and shell escapes skipped)."""
     cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
@@ -73,6 +78,9 @@ def _load_path(target: str, path: Path, flag: str) -> ModuleType:
     if file.suffix not in (".py", ".ipynb"):
         raise ImplLoadError(f"{flag}{target}: not a Python module (.py) or notebook (.ipynb)")
     stem = path.name if package else path.stem
+    for loaded in (sys.modules.get(stem), sys.modules.get(f"gradverify.{stem}")):
+        if loaded is not None and _same_file(loaded, file):
+            return loaded  # --impl=impl/ when impl is imported already: the same module
     name = _private_name(stem, file.resolve())
     folder = str(path.resolve().parent if package else file.resolve().parent)
     if folder not in sys.path:
@@ -98,6 +106,8 @@ def _load_path(target: str, path: Path, flag: str) -> ModuleType:
 def load_impl(target: str, flag: str = "--impl ") -> ModuleType:
     """Import ``target``: a path to a .py file, a notebook or a package folder, or a dotted
     module name. ``flag`` starts each error message (pytest's ``--impl``; empty elsewhere)."""
+    if target == "impl":  # the default: the suite's own formulas, whatever the working folder
+        return importlib.import_module("gradverify.impl")
     path = Path(target)
     if target.endswith((".py", ".ipynb")) or "/" in target or path.is_dir():
         return _load_path(target, path, flag)

@@ -27,5 +27,5 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="compute every reference value afresh: neither read nor write the "
                     "reference cache (.cache/reference, GRADVERIFY_CACHE)")
     group.addoption("--clear-cache", action="store_true", default=False,
-                    help="delete the reference cache before the run (python -m reference.cache "
-                    "--clear does the same)")
+                    help="delete the reference cache before the run (python -m "
+                    "gradverify.reference.cache --clear does the same)")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import reference
+from gradverify import reference
 
 from .catalog import CATALOG
 

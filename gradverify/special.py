@@ -65,7 +65,7 @@ def skip_unsupported_point(module: Any, op: str, params: dict[str, Any], inputs:
 
 def special_value(sp: Any, ref: str, module: Any, device: str = "cpu") -> None:
     """The module's forward and gradient at a special point against ``ref``'s."""
-    from reference.conventions import measure_impl_special, measure_special
+    from gradverify.reference.conventions import measure_impl_special, measure_special
 
     impl_function(module, sp.op)
     impl_function(module, f"{sp.op}_backward")
@@ -84,7 +84,7 @@ def special_value(sp: Any, ref: str, module: Any, device: str = "cpu") -> None:
 def impl_kink(kink: Any, module: Any) -> None:
     """The module's derivative at a kink: its declared convention, another valid subgradient
     (xfail: a convention difference), or a failure."""
-    from reference.conventions import DECLARED, measure_impl_kink
+    from gradverify.reference.conventions import DECLARED, measure_impl_kink
 
     name = f"{kink.op}_hessian" if kink.second else f"{kink.op}_backward"
     impl_function(module, name)
@@ -108,7 +108,12 @@ def impl_kink(kink: Any, module: Any) -> None:
 def impl_tie(tie: Any, module: Any) -> None:
     """max_pool2d_backward at tied maxima, window by window: weights on the window's maxima,
     non-negative, summing to one (else a failure); another rule than impl's is a convention."""
-    from reference.conventions import DECLARED_TIES, classify_tie, tie_cotangent, tie_routing
+    from gradverify.reference.conventions import (
+        DECLARED_TIES,
+        classify_tie,
+        tie_cotangent,
+        tie_routing,
+    )
 
     backward = impl_function(module, "max_pool2d_backward")
     x, params = tie.x, tie.params

@@ -38,7 +38,7 @@ def _contract_function(message: str, op: str, names: set[str]) -> str:
 def extra_records(module: Any, ops: Iterable[str], refs: Sequence[str], seed: int,
                   which: Sequence[str] = EXTRA_CHECKS) -> list[Any]:
     """Contracts, special values and kinks of ``ops`` on ``module``, as ``Record``s."""
-    from reference.conventions import KINKS, POOL_TIES, SPECIALS
+    from gradverify.reference.conventions import KINKS, POOL_TIES, SPECIALS
 
     from . import contracts, special
     from .api import Record, settle

@@ -35,8 +35,7 @@ FIXED_ATTR = "__gradverify_fixed__"  # set by the adapters: {parameter: the only
 def defaults(op: str) -> Mapping[str, Any]:
     """impl's default for each keyword parameter of ``op`` (from the signatures of ``op`` and
     ``op_backward``); empty for an op impl lacks."""
-    import impl
-
+    from gradverify import impl
     out: dict[str, Any] = {}
     for name in (f"{op}_backward", op):
         fn = getattr(impl, name, None)

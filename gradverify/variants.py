@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from reference.table_common import reduce as _reduce
+from gradverify.reference.table_common import reduce as _reduce
 
 #: (inputs, params) -> (a scale per input, the op's parameters)
 Reparam = Callable[[Sequence[Any], Mapping[str, Any]], tuple[tuple[float, ...], dict[str, Any]]]
@@ -75,8 +75,7 @@ class Variant:
 
 def defaults(op: str) -> dict[str, Any]:
     """impl's default parameters of ``op`` (what a case that does not set them uses)."""
-    import impl
-
+    from gradverify import impl
     fn = getattr(impl, op, None)
     if fn is None:
         return {}

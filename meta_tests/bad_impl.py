@@ -2,10 +2,9 @@
 meta_tests/test_impl_option.py): every case must say what is wrong before comparing values."""
 
 import numpy as np
-
-from impl import *  # noqa: F403
-from impl import sigmoid
-from impl import softplus_backward as _softplus_backward
+from gradverify.impl import *  # noqa: F403
+from gradverify.impl import sigmoid
+from gradverify.impl import softplus_backward as _softplus_backward
 
 
 def tanh_backward(grad_out, z):

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 
 import gradverify
-import impl
-from gradverify import adapters
+from gradverify import adapters, impl
 from gradverify.adapters import (
     ConstructorError,
     RecordingOptimizer,

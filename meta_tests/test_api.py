@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import gradverify
-import impl
+from gradverify import impl
 from gradverify.report import Summary
 from mistakes.check import ROOT, run_matrix
 
@@ -160,8 +160,7 @@ def test_declared_ops_are_checked_and_supports_honoured() -> None:
 
 @NEEDS_TORCH
 def test_declared_ops_leave_the_references_as_they_were() -> None:
-    import reference
-
+    from gradverify import reference
     gradverify.check(USER / "declared_right.py", ops=["swish"], references=("numeric",))
     assert "swish" not in reference.get("numeric", "cpu").ops
     assert "swish" not in reference.get("torch", "cpu").ops

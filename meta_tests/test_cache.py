@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gradverify.reference import cache
+from gradverify.reference.conventions import KINKS, SPECIALS, measure_kink, measure_special
 
-import reference
+from gradverify import reference
 from gradverify.cases import Case, cotangent
 from gradverify.catalog import BY_LABEL
-from reference import cache
-from reference.conventions import KINKS, SPECIALS, measure_kink, measure_special
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -317,7 +317,7 @@ def test_a_warm_run_imports_no_framework(tmp_path: Path, monkeypatch: pytest.Mon
 
 DEFAULTS_WARM = """
 import json, sys
-from reference.defaults import DEFAULTS, measure_cached
+from gradverify.reference.defaults import DEFAULTS, measure_cached
 print(json.dumps([measure_cached(d, f) for d in DEFAULTS for f in ("torch", "jax", "autograd")]))
 print(sorted({"torch", "jax"} & set(sys.modules)))
 """
@@ -327,7 +327,7 @@ def test_the_defaults_table_is_read_from_the_cache(fresh_cache: Path) -> None:
     """docs/CONVENTIONS.md's defaults, measured once here into an empty cache, are read by a
     fresh interpreter without importing torch or jax (tests/test_conventions_doc.py in a warm
     run imports no framework)."""
-    from reference.defaults import DEFAULTS, measure_cached
+    from gradverify.reference.defaults import DEFAULTS, measure_cached
 
     for name in ("torch", "jax", "autograd"):
         _ref(name)

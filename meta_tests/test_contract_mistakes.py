@@ -81,7 +81,7 @@ def test_impl_keeps_every_contract() -> None:
     assert outcome.exit_code == pytest.ExitCode.OK, outcome.failures[:1]
     assert outcome.passed >= 800
     for reason in outcome.skipped:  # only ops with no second function to compare with
-        assert reason.startswith("self_consistent: impl provides none of"), reason
+        assert reason.startswith("self_consistent: gradverify.impl provides none of"), reason
 
 
 NO_FRAMEWORK = """

@@ -216,7 +216,7 @@ def test_finite_difference_elements_across_a_kink_are_left_out_with_a_warning() 
 
 # -- causes named (gradverify.diagnose_causes), each by a catalog mistake (mistakes/causes.py) --
 def _ref() -> str:
-    import reference
+    from gradverify import reference
     try:
         reference.get("torch")
     except reference.BackendUnavailable:

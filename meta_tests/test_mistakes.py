@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import reference
+from gradverify import reference
 from gradverify.catalog import CATALOG
 from mistakes import MISTAKES, Mistake
 from mistakes.check import ROOT, caught_by, run_matrix

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import impl
-import reference
+from gradverify import impl, reference
 from gradverify.diagnose import FiniteDifferenceKink, check
 from gradverify.tolerances import tolerance
 

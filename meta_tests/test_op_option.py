@@ -9,11 +9,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from gradverify.reference import jax_ref
 
 from gradverify import checks
 from gradverify.cases import all_cases
 from mistakes.check import MATRIX, ROOT
-from reference import jax_ref
 
 
 class _Items:

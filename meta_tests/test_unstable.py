@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import reference
+from gradverify import reference
 
 pytest_plugins = ["pytester"]
 

@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import reference
-from gradverify import api, checks, report, variants
+from gradverify import api, checks, reference, report, variants
 from gradverify.cases import Case, all_cases
 from gradverify.catalog import BY_LABEL
 from gradverify.loader import load_impl

@@ -148,7 +148,7 @@ def test_wrong_only_on_empty_batches_is_labelled_and_can_be_excluded() -> None:
 
 
 def test_bce_special_values_have_disagreeing_targets() -> None:
-    from reference.conventions import SPECIALS
+    from gradverify.reference.conventions import SPECIALS
 
     by = {sp.label: sp.make() for sp in SPECIALS if sp.op == "bce"}
     p, t_agree = by["bce at p = 0 and 1 (targets agree)"]

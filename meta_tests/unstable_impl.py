@@ -1,8 +1,7 @@
 """Formulas right in the middle of the domain that overflow at the edges (for meta-tests)."""
 
 import numpy as np
-
-from impl import *  # noqa: F403
+from gradverify.impl import *  # noqa: F403
 
 
 def softmax(z, axis=-1):

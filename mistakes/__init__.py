@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 import numpy as np
-
-from impl import sigmoid, softmax
+from gradverify.impl import sigmoid, softmax
 
 
 @dataclass(frozen=True)
@@ -259,8 +258,7 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def exec_module(self, module: ModuleType) -> None:
-        import impl
-
+        from gradverify import impl
         m = BY_KEY[module.__name__.rpartition(".")[2]]
         module.__dict__.update({k: getattr(impl, k) for k in impl.__all__})
         module.__doc__ = f"impl with one mistake: {m.what}"

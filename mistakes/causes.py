@@ -48,7 +48,7 @@ def elu_alpha_ignored_everywhere(grad_out, z, alpha=1.0):
          "The backward returns (dx, dβ, dγ) instead of (dx, dγ, dβ): two wrong gradients, one "
          "right.")
 def batchnorm_dgamma_dbeta_swapped(grad_out, x, gamma, beta, eps=1e-5):
-    from impl import batchnorm_backward
+    from gradverify.impl import batchnorm_backward
 
     dx, dgamma, dbeta = batchnorm_backward(grad_out, x, gamma, beta, eps)
     return dx, dbeta, dgamma

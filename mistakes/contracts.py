@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
-from impl import sigmoid, softmax
+from gradverify.impl import sigmoid, softmax
 
 from . import BY_KEY, Mistake
 

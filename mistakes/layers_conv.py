@@ -7,12 +7,11 @@ conv/pool backward, a course's gate convention under torch's API, a dropped grad
 from __future__ import annotations
 
 import numpy as np
+from gradverify.impl import rnn
+from gradverify.impl.activations import _sigmoid
+from gradverify.impl.conv import _col2im, _conv_args, _pad, _pool_args, _windows
+from gradverify.impl.recurrent import _gru_parts, _lstm_gates
 from numpy.lib.stride_tricks import sliding_window_view
-
-from impl import rnn
-from impl.activations import _sigmoid
-from impl.conv import _col2im, _conv_args, _pad, _pool_args, _windows
-from impl.recurrent import _gru_parts, _lstm_gates
 
 from . import mistake
 
@@ -93,7 +92,7 @@ def conv_dx_pad_width_from_height(grad_out, x, w, b, stride=1, padding=0):
          "db is summed over every axis but the batch, (1, 2, 3), giving one value per sample "
          "instead of one per filter (axes (0, 2, 3)).")
 def conv_db_wrong_axes(grad_out, x, w, b, stride=1, padding=0):
-    from impl import conv2d_backward
+    from gradverify.impl import conv2d_backward
 
     dx, dw, _ = conv2d_backward(grad_out, x, w, b, stride, padding)
     return dx, dw, grad_out.sum(axis=(1, 2, 3))

@@ -19,10 +19,10 @@ NAMES = ("torch", "jax", "autograd", "numeric")
 
 #: reference name -> (module, class, the packages it needs)
 _WHERE = {
-    "torch": ("reference.torch_ref", "TorchReference", ("torch",)),
-    "jax": ("reference.jax_ref", "JaxReference", ("jax", "jaxlib")),
-    "autograd": ("reference.autograd_ref", "AutogradReference", ("autograd",)),
-    "numeric": ("reference.numeric", "NumericReference", ()),
+    "torch": (f"{__name__}.torch_ref", "TorchReference", ("torch",)),
+    "jax": (f"{__name__}.jax_ref", "JaxReference", ("jax", "jaxlib")),
+    "autograd": (f"{__name__}.autograd_ref", "AutogradReference", ("autograd",)),
+    "numeric": (f"{__name__}.numeric", "NumericReference", ()),
 }
 
 
@@ -43,7 +43,9 @@ def get(name: str, device: str = "cpu") -> Reference:
             raise BackendUnavailable(f"{package} is not installed")
     if device not in ("cpu", "cuda"):
         raise BackendUnavailable(f"unknown device {device!r}")
-    from .cache import CachedReference  # here, so that ``python -m reference.cache`` runs clean
+    from .cache import (
+        CachedReference,  # here, so that ``python -m gradverify.reference.cache`` runs clean
+    )
 
     ref = CachedReference(name, device, lambda: _create(name, device))
     if device == "cuda":

@@ -17,10 +17,10 @@ whose digest does not match (truncated, corrupt) is recomputed and rewritten, ne
 The directory is ``.cache/reference`` in the repository (``~/.cache/gradverify/reference``
 for an installed package); ``GRADVERIFY_CACHE`` moves it, and an
 empty value, "0" or "off" disables the cache (so does ``pytest --no-cache``). Clear it with
-``python -m reference.cache --clear``. Entries are pickles: the cache directory is as trusted
-as the source tree.
+``python -m gradverify.reference.cache --clear``. Entries are pickles: the cache directory is
+as trusted as the source tree.
 
-    python -m reference.cache [--clear] [--dir]
+    python -m gradverify.reference.cache [--clear] [--dir]
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ import numpy as np
 
 from .base import Arrays, Reference, Unsupported, cache_root
 
-FORMAT = 1  # bump when the entry layout or the key's recipe changes
+FORMAT = 2  # bump when the entry layout, the key's recipe or a stored class's module changes
+# (2: the references moved under gradverify.reference, so the pickled _Unsupported did)
 ENV = "GRADVERIFY_CACHE"
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = cache_root() / "reference"
@@ -373,7 +374,7 @@ class CachedReference(Reference):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m reference.cache",
+    ap = argparse.ArgumentParser(prog="python -m gradverify.reference.cache",
                                  description="The reference cache: where it is, clear it.")
     ap.add_argument("--clear", action="store_true", help="delete every entry")
     args = ap.parse_args(argv)

@@ -75,8 +75,7 @@ class NumericReference(Reference):
     def __init__(self, device: str = "cpu", step: float = STEP) -> None:
         if device != "cpu":
             raise RuntimeError("finite differences run on the CPU only")
-        import impl
-
+        from gradverify import impl
         self.version = f"central differences, 4th order, h = {step:g}·max(1, |x|)"
         self.step = step
         self.ops = {n: getattr(impl, n) for n in impl.__all__ if hasattr(impl, n + "_backward")}

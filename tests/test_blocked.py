@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gradverify.impl import _blocked
 
-import impl
-from impl import _blocked
+from gradverify import impl
 
 ROOT = Path(__file__).resolve().parent.parent
-SOFTMAX = importlib.import_module("impl.softmax")  # impl.softmax is also the function
+SOFTMAX = importlib.import_module("gradverify.impl.softmax")  # impl.softmax is also the function
 
 BLOCK = 1000  # small blocks, so modest arrays cross several blocks and the size threshold
 THRESHOLD = 4096

@@ -12,9 +12,9 @@ BCE-with-logits through log(sigmoid(z))) fail here.
 from __future__ import annotations
 
 import pytest
+from gradverify.reference.conventions import SPECIALS, Special
 
 from gradverify.special import FRAMEWORKS, special_value
-from reference.conventions import SPECIALS, Special
 
 
 @pytest.mark.parametrize("sp,ref", [

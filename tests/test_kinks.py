@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import reference
-from gradverify.cases import use_reference
-from gradverify.special import impl_kink
-from reference.conventions import (
+from gradverify.reference.conventions import (
     DECLARED,
     KINKS,
     MEASURED_ON,
     Kink,
     measure_kink,
 )
-from reference.numeric import differences
+from gradverify.reference.numeric import differences
+
+from gradverify import reference
+from gradverify.cases import use_reference
+from gradverify.special import impl_kink
 
 FRAMEWORKS = ("torch", "jax", "autograd")
 
@@ -66,7 +66,7 @@ def test_finite_difference_at_kink(kink: Kink, record_property):
                                     "instead of detecting the kink")
     if kink.second:
         return  # the Hessian's kink: detected above; its one-sided values are in DECLARED
-    import impl
+    from gradverify import impl
     inputs = [np.array(x, dtype=np.float64) for x in kink.inputs]
 
     def f(t: float) -> np.ndarray:

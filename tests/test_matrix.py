@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference
-from gradverify import checks, declared
+from gradverify import checks, declared, reference
 from gradverify.cases import Case, matrix
 from gradverify.verdicts import edge_of
 

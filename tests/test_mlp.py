@@ -18,13 +18,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gradverify.reference.networks import mlp
 
-import impl
-import reference
+from gradverify import impl, reference
 from gradverify.cases import call_impl, impl_function, use_reference
 from gradverify.diagnose import check
 from gradverify.tolerances import tolerance
-from reference.networks import mlp
 
 #: activations with a kink at 0, and how far every pre-activation stays from it
 KINKED = {"relu", "leaky_relu"}

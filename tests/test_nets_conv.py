@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradverify.reference.nets_conv import CNN, cnn, lstm_classifier, rnn_classifier
 from numpy.lib.stride_tricks import sliding_window_view
 
-import reference
+from gradverify import reference
 from gradverify.cases import call_impl, impl_function, use_reference
 from gradverify.diagnose import check
 from gradverify.tolerances import tolerance
-from reference.nets_conv import CNN, cnn, lstm_classifier, rnn_classifier
 
 MARGIN = 0.05  # pre-activations off relu's kink, and max-pool windows' top-2 gap
 CLASSES = 3
@@ -67,8 +67,7 @@ def cnn_data(seed: int, dtype: str):
     every relu pre-activation is ≥ MARGIN from 0 and every max-pool window's top two values
     are ≥ MARGIN apart (zeros after the relu tie too), so finite differences (step ≤ 2e-4
     relative) cross no kink and the max's gradient is unique."""
-    import impl
-
+    from gradverify import impl
     rng = np.random.default_rng([seed, 2024])
     for _ in range(10_000):
         params = (rng.standard_normal((2, 2, 7, 6)), rng.integers(0, CLASSES, 2),

@@ -21,12 +21,12 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from gradverify.reference.nets_norm import BLOCK_PARAMS, MLP_PARAMS, bn_mlp, transformer_block
 
-import reference
+from gradverify import reference
 from gradverify.cases import call_impl, impl_function, use_reference
 from gradverify.diagnose import check
 from gradverify.tolerances import tolerance
-from reference.nets_norm import BLOCK_PARAMS, MLP_PARAMS, bn_mlp, transformer_block
 
 B, T, D, DK, DV, HIDDEN = 2, 4, 6, 3, 5, 8  # transformer block sizes (all different)
 N, WIDTHS, P = 6, (4, 7, 5, 3), 0.25  # the MLP: batch, widths (3 classes), drop probability
@@ -214,8 +214,7 @@ BAD = [
 def test_bad_input_raises(op, args, params, says):
     """The project's impl (whatever --impl names) rejects bad input in its forward and
     backward with a ValueError naming the cause."""
-    import impl
-
+    from gradverify import impl
     with pytest.raises(ValueError, match=re.escape(says)):
         getattr(impl, op)(*args, **params)
     g = np.ones(()) if op == "multi_margin" else np.ones(np.shape(args[0]))

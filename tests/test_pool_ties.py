@@ -19,11 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import reference
-from gradverify.cases import use_reference
-from gradverify.special import impl_tie
-from reference.conventions import (
+from gradverify.reference.conventions import (
     DECLARED_TIES,
     MEASURED_ON,
     POOL_TIES,
@@ -34,6 +30,10 @@ from reference.conventions import (
     tie_gradient,
     tie_routing,
 )
+
+from gradverify import reference
+from gradverify.cases import use_reference
+from gradverify.special import impl_tie
 
 FRAMEWORKS = ("torch", "jax", "autograd")
 

@@ -18,8 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-import reference
-from gradverify import checks, declared
+from gradverify import checks, declared, reference
 from gradverify.cases import Case
 from gradverify.catalog import CATALOG, OpSpec
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference
+from gradverify import reference
 from gradverify.cases import call_impl, impl_function, use_reference
 from gradverify.diagnose import check
 from gradverify.tolerances import tolerance

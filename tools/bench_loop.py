@@ -66,7 +66,7 @@ if os.environ.get(STATS_ENV):
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(item: Any) -> Any:
-        from reference import cache
+        from gradverify.reference import cache
 
         misses = cache.STATS["misses"]
         yield
@@ -75,7 +75,7 @@ if os.environ.get(STATS_ENV):
 
     def pytest_sessionfinish(session: Any) -> None:
         """Append this process's cache hits and misses (each xdist worker writes a line)."""
-        from reference import cache
+        from gradverify.reference import cache
 
         with open(os.environ[STATS_ENV], "a") as f:
             f.write(json.dumps({**cache.STATS, "missed": _MISSED}) + "\n")

@@ -13,10 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-import impl
-import reference
-from reference.conventions import (
+from gradverify.reference.conventions import (
     DECLARED,
     DECLARED_TIES,
     KINKS,
@@ -30,8 +27,10 @@ from reference.conventions import (
     measure_special,
     measure_tie,
 )
-from reference.defaults import DEFAULTS
-from reference.defaults import measure_cached as measure_default
+from gradverify.reference.defaults import DEFAULTS
+from gradverify.reference.defaults import measure_cached as measure_default
+
+from gradverify import impl, reference
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "CONVENTIONS.md"
 FRAMEWORKS = ("torch", "jax", "autograd")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import reference
+from gradverify import reference
 from mistakes import MISTAKES, Mistake
 from mistakes.check import ROOT, Outcome, caught_by, run_matrix
 from mistakes.contracts import CONTRACT_MISTAKES

@@ -4,7 +4,7 @@ import ctypes
 import os
 import signal
 
-from impl import relu, relu_backward, sigmoid, tanh  # noqa: F401
+from gradverify.impl import relu, relu_backward, sigmoid, tanh  # noqa: F401
 
 
 def sigmoid_backward(g, z):

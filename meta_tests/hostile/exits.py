@@ -3,7 +3,7 @@
 import os
 import sys
 
-from impl import elu, relu, relu_backward, sigmoid, softplus, tanh  # noqa: F401
+from gradverify.impl import elu, relu, relu_backward, sigmoid, softplus, tanh  # noqa: F401
 
 
 def sigmoid_backward(g, z):

@@ -2,7 +2,7 @@
 
 import time
 
-from impl import relu, relu_backward, sigmoid, tanh  # noqa: F401
+from gradverify.impl import relu, relu_backward, sigmoid, tanh  # noqa: F401
 
 
 def sigmoid_backward(g, z):

@@ -2,8 +2,7 @@
 relu and relu_backward are right."""
 
 import numpy as np
-
-from impl import relu, relu_backward  # noqa: F401
+from gradverify.impl import relu, relu_backward  # noqa: F401
 
 
 def sigmoid(z):

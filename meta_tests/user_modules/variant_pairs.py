@@ -7,7 +7,7 @@ definition, not a wrong derivative.
 - gelu that always uses the tanh approximation.
 """
 
-import impl
+from gradverify import impl
 
 
 def dropout(x, mask, p=0.5):
