@@ -24,14 +24,13 @@ settings.register_profile("thorough", max_examples=300, derandomize=False, datab
                           print_blob=True)
 settings.load_profile("fast")
 
-from gradverify.reference import cache as reference_cache
-
 from gradverify import plugin as gradverify_plugin
 from gradverify import reference
 from gradverify.cases import Case, case_major, parametrize
 from gradverify.catalog import CATALOG, OP_NAMES, OpSpec
 from gradverify.diagnose import FailureDigest
 from gradverify.loader import ImplLoadError, load_impl, provided_ops
+from gradverify.reference import cache as reference_cache
 from gradverify.report import SummaryPlugin
 from gradverify.supports import guard
 from gradverify.verdicts import EdgeDigest

@@ -127,9 +127,9 @@ def test_mlp_backward(benchmark, who: str) -> None:
         run = lambda: impl.mlp_backward(x, y, ws, bs, acts, "mse")  # noqa: E731
     else:
         import torch
-        from gradverify.reference.networks import mlp
 
         from gradverify import reference
+        from gradverify.reference.networks import mlp
 
         r = reference.get("torch")
         f = mlp(r, acts, "mse")

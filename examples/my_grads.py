@@ -10,6 +10,7 @@ Theorem 6.1 gives δ = o − y for ONE sample), so its cases fail with a clean f
 """
 
 import numpy as np
+
 from gradverify.impl import *  # noqa: F403
 from gradverify.impl import sigmoid, softmax
 

@@ -2,6 +2,7 @@
 meta_tests/test_impl_option.py): every case must say what is wrong before comparing values."""
 
 import numpy as np
+
 from gradverify.impl import *  # noqa: F403
 from gradverify.impl import sigmoid
 from gradverify.impl import softplus_backward as _softplus_backward

@@ -8,10 +8,10 @@ import inspect
 from pathlib import Path
 
 import pytest
-from gradverify.reference.conventions import DECLARED, KINKS
 
 from gradverify import impl
 from gradverify.catalog import CATALOG, OP_NAMES
+from gradverify.reference.conventions import DECLARED, KINKS
 from tools import api_doc
 
 

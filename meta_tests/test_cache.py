@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from gradverify.reference import cache
-from gradverify.reference.conventions import KINKS, SPECIALS, measure_kink, measure_special
 
 from gradverify import reference
 from gradverify.cases import Case, cotangent
 from gradverify.catalog import BY_LABEL
+from gradverify.reference import cache
+from gradverify.reference.conventions import KINKS, SPECIALS, measure_kink, measure_special
 
 ROOT = Path(__file__).resolve().parent.parent
 

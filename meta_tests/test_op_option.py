@@ -9,10 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from gradverify.reference import jax_ref
 
 from gradverify import checks
 from gradverify.cases import all_cases
+from gradverify.reference import jax_ref
 from mistakes.check import MATRIX, ROOT
 
 

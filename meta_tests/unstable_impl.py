@@ -1,6 +1,7 @@
 """Formulas right in the middle of the domain that overflow at the edges (for meta-tests)."""
 
 import numpy as np
+
 from gradverify.impl import *  # noqa: F403
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 import numpy as np
+
 from gradverify.impl import sigmoid, softmax
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
 from gradverify.impl import sigmoid, softmax
 
 from . import BY_KEY, Mistake

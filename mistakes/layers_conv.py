@@ -7,11 +7,12 @@ conv/pool backward, a course's gate convention under torch's API, a dropped grad
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
 from gradverify.impl import rnn
 from gradverify.impl.activations import _sigmoid
 from gradverify.impl.conv import _col2im, _conv_args, _pad, _pool_args, _windows
 from gradverify.impl.recurrent import _gru_parts, _lstm_gates
-from numpy.lib.stride_tricks import sliding_window_view
 
 from . import mistake
 

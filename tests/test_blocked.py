@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradverify.impl import _blocked
 
 from gradverify import impl
+from gradverify.impl import _blocked
 
 ROOT = Path(__file__).resolve().parent.parent
 SOFTMAX = importlib.import_module("gradverify.impl.softmax")  # impl.softmax is also the function

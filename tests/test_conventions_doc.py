@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 
 import pytest
-from gradverify.reference.conventions import MEASURED_ON
 
 from gradverify import reference
+from gradverify.reference.conventions import MEASURED_ON
 
 
 @pytest.mark.torch

@@ -12,8 +12,8 @@ BCE-with-logits through log(sigmoid(z))) fail here.
 from __future__ import annotations
 
 import pytest
-from gradverify.reference.conventions import SPECIALS, Special
 
+from gradverify.reference.conventions import SPECIALS, Special
 from gradverify.special import FRAMEWORKS, special_value
 
 

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from gradverify import reference
+from gradverify.cases import use_reference
 from gradverify.reference.conventions import (
     DECLARED,
     KINKS,
@@ -22,9 +25,6 @@ from gradverify.reference.conventions import (
     measure_kink,
 )
 from gradverify.reference.numeric import differences
-
-from gradverify import reference
-from gradverify.cases import use_reference
 from gradverify.special import impl_kink
 
 FRAMEWORKS = ("torch", "jax", "autograd")

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from gradverify.reference.networks import mlp
 
 from gradverify import impl, reference
 from gradverify.cases import call_impl, impl_function, use_reference
 from gradverify.diagnose import check
+from gradverify.reference.networks import mlp
 from gradverify.tolerances import tolerance
 
 #: activations with a kink at 0, and how far every pre-activation stays from it

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gradverify.reference.nets_conv import CNN, cnn, lstm_classifier, rnn_classifier
 from numpy.lib.stride_tricks import sliding_window_view
 
 from gradverify import reference
 from gradverify.cases import call_impl, impl_function, use_reference
 from gradverify.diagnose import check
+from gradverify.reference.nets_conv import CNN, cnn, lstm_classifier, rnn_classifier
 from gradverify.tolerances import tolerance
 
 MARGIN = 0.05  # pre-activations off relu's kink, and max-pool windows' top-2 gap

@@ -21,11 +21,11 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from gradverify.reference.nets_norm import BLOCK_PARAMS, MLP_PARAMS, bn_mlp, transformer_block
 
 from gradverify import reference
 from gradverify.cases import call_impl, impl_function, use_reference
 from gradverify.diagnose import check
+from gradverify.reference.nets_norm import BLOCK_PARAMS, MLP_PARAMS, bn_mlp, transformer_block
 from gradverify.tolerances import tolerance
 
 B, T, D, DK, DV, HIDDEN = 2, 4, 6, 3, 5, 8  # transformer block sizes (all different)

@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from gradverify import reference
+from gradverify.cases import use_reference
 from gradverify.reference.conventions import (
     DECLARED_TIES,
     MEASURED_ON,
@@ -30,9 +33,6 @@ from gradverify.reference.conventions import (
     tie_gradient,
     tie_routing,
 )
-
-from gradverify import reference
-from gradverify.cases import use_reference
 from gradverify.special import impl_tie
 
 FRAMEWORKS = ("torch", "jax", "autograd")

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from gradverify.reference.conventions import DECLARED, DECLARED_TIES, KINKS, POOL_TIES, SPECIALS
-from gradverify.reference.defaults import DEFAULTS
 
 from gradverify import impl
 from gradverify.catalog import CATALOG, DTYPES, OP_NAMES, OpSpec
 from gradverify.opspec import KINK_MARGIN
+from gradverify.reference.conventions import DECLARED, DECLARED_TIES, KINKS, POOL_TIES, SPECIALS
+from gradverify.reference.defaults import DEFAULTS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "API.md"
 SUFFIXES = ("", "_backward", "_jacobian", "_jvp", "_hessian", "_hvp")

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from gradverify import impl, reference
 from gradverify.reference.conventions import (
     DECLARED,
     DECLARED_TIES,
@@ -29,8 +31,6 @@ from gradverify.reference.conventions import (
 )
 from gradverify.reference.defaults import DEFAULTS
 from gradverify.reference.defaults import measure_cached as measure_default
-
-from gradverify import impl, reference
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "CONVENTIONS.md"
 FRAMEWORKS = ("torch", "jax", "autograd")

@@ -15,9 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from gradverify.reference.networks import mlp
 
 from gradverify import impl, reference
+from gradverify.reference.networks import mlp
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 ACTIVATIONS = ("sigmoid", "tanh", "relu")

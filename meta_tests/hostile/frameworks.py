@@ -1,6 +1,7 @@
 """Odd returns: a torch tensor and a jax array instead of numpy arrays; relu is right."""
 
 import numpy as np
+
 from gradverify.impl import relu, relu_backward  # noqa: F401
 
 

@@ -2,6 +2,7 @@
 relu and relu_backward are right."""
 
 import numpy as np
+
 from gradverify.impl import relu, relu_backward  # noqa: F401
 
 
