@@ -261,7 +261,15 @@ def test_swapped_arguments_are_named() -> None:
         "tanh_backward(grad_out, *inputs)" in message
 
 
+def _exact_reference() -> None:
+    if _ref() == "numeric":
+        pytest.skip("needs torch: finite differences carry an error of their own (~1e-7 "
+                    "relative, and ~1e-13 where the value is 0) that this diagnosis reads as "
+                    "the formula's")
+
+
 def test_an_epsilon_inside_a_log_is_named_not_blamed_on_float32() -> None:
+    _exact_reference()
     message = _first_failure("cross_entropy_eps_in_log", "cross_entropy", "vjp",
                              lambda c: c.dtype == "float64")
     assert message.splitlines()[0].endswith("; an ε inside a log or a clip")
@@ -292,5 +300,6 @@ def test_errors_where_the_expected_value_is_0_get_a_meaningful_relative_error() 
         "expected value is 0" in message.splitlines()[0]
     message = failure(np.ones(3), np.zeros(3), dtype="float64")
     assert "max rel err undefined (every expected value is 0; 3 element(s) wrong)" in message
+    _exact_reference()
     message = _first_failure("dropout_backward_no_mask", "dropout", "vjp")
     assert "max rel err 0 where expected ≠ 0" in message and "whose expected value is 0" in message

@@ -7,6 +7,7 @@ Runs in-process; the user modules are in ``meta_tests/user_modules/``.
 from __future__ import annotations
 
 from collections import Counter
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from gradverify.catalog import CATALOG
 from mistakes.check import ROOT, _Collect
 
 HERE = Path(__file__).resolve().parent / "user_modules"
+TORCH = find_spec("torch") is not None  # else (tox -e numpy) finite differences only
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
@@ -39,7 +41,8 @@ def test_not_supported_is_never_a_failure_in_any_test() -> None:
     properties and second order; the only failures are softmax's empty batches."""
     run = _pytest("supports_partial.py", "bce,mse,softmax")
     failed = [r.nodeid for r in run.failed]
-    assert failed and all("0x4" in f and "[softmax-" in f for f in failed), failed
+    assert all("0x4" in f and "[softmax-" in f for f in failed), failed
+    assert failed or not TORCH, "softmax's empty batches fail against torch"
     reasons = Counter(s.split(":")[0] for s in run.skipped)
     assert reasons["not supported by supports_partial"] >= 250, reasons
     says = "\n".join(run.skipped)
@@ -66,7 +69,9 @@ def test_check_runs_the_contracts_pytest_runs() -> None:
     assert "no_mutation: relu_backward writes into its argument dout" in \
         report.verdicts()["relu_backward"]
     assert report.verdicts()["relu"].startswith("ok")
-    assert {"forward", "vjp", "jacobian", "contracts", "kink"} <= set(report.checks_run)
+    # the forward is compared with a framework (finite differences have none of their own)
+    assert {*(["forward"] if TORCH else []), "vjp", "jacobian", "contracts", "kink"} <= \
+        set(report.checks_run)
     run = _pytest("writes_dout.py", "relu")
     wrong = {r.nodeid for r in run.failed}
     assert wrong and all("relu-no_mutation" in n for n in wrong), wrong
