@@ -44,7 +44,7 @@ def test_not_supported_is_never_a_failure_in_any_test() -> None:
     assert all("0x4" in f and "[softmax-" in f for f in failed), failed
     assert failed or not TORCH, "softmax's empty batches fail against torch"
     reasons = Counter(s.split(":")[0] for s in run.skipped)
-    assert reasons["not supported by supports_partial"] >= 250, reasons
+    assert reasons["not supported by supports_partial"] >= (250 if TORCH else 200), reasons
     says = "\n".join(run.skipped)
     assert "reduction='mean' (it supports reduction in ['sum'])" in says
     assert "implements reduction='sum' only; the case uses reduction='mean'" in says
