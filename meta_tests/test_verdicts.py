@@ -57,7 +57,8 @@ def test_not_supported_is_never_a_failure_in_any_test() -> None:
     assert verdicts["bce_backward"].startswith("ok") and "not supported" in verdicts["bce_backward"]
     assert verdicts["mse_backward"].startswith("ok")
     assert verdicts["softmax_backward"].startswith("not supported")
-    assert verdicts["softmax"].startswith("wrong only on empty batches (0x4)")
+    if TORCH:  # finite differences find nothing wrong on an empty batch
+        assert verdicts["softmax"].startswith("wrong only on empty batches (0x4)")
 
 
 def test_check_runs_the_contracts_pytest_runs() -> None:
