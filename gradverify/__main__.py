@@ -12,6 +12,11 @@ import argparse
 import os
 import sys
 
+# ``python -m`` puts the working folder first on sys.path: a user's numpy.py or random.py
+# there would shadow the suite's imports. It goes last (dotted module names still load).
+if __name__ == "__main__" and sys.path and sys.path[0] in ("", os.getcwd()):
+    sys.path.append(sys.path.pop(0))
+
 # one thread per framework, as the test suite runs (the cases are tiny); set them to override
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -39,10 +44,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds one call of the module may take (default 5)")
     parser.add_argument("--no-isolate", action="store_true", help="load and call the module "
                         "in this process (no worker, no timeout)")
+    parser.add_argument("--backprop", action="store_true", help="TARGET is a whole "
+                        "hand-written backprop (forward, backward, data): check it step by "
+                        "step (gradverify.check_backprop; --seed takes several seeds)")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="class run: modules at once")
     parser.add_argument("--out", default="gradverify-class", help="class run: where the "
                         "tables go (class.md, class.csv, class.json, junit.xml)")
     args = parser.parse_args(argv)
+    if not args.no_isolate and len(args.target) == 1 and os.path.isfile(args.target[0]):
+        from . import spares
+
+        spares.keep()  # the worker boots while this process imports the rest (~0.5 s)
     from . import isolate
 
     timeout = args.timeout or isolate.DEFAULT_TIMEOUT
@@ -54,9 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     if is_class_run(args.target):
         return class_cli(args.target, options, args.jobs, args.out)
     target = args.target[0]
-    if not args.no_isolate and os.path.exists(target):
-        isolate.prestart(target, timeout)  # it boots while this process imports the rest
-
     from .api import check
     from .loader import ImplLoadError
 

@@ -20,12 +20,13 @@ import numpy as np
 
 from gradverify import reference
 
-from . import checks, declared, suite
+from . import checks, declared, spares, suite
 from . import isolate as isolation
 from .cases import Case, all_cases
 from .catalog import OP_NAMES
 from .loader import ImplLoadError, load_impl, provided_ops
 from .opspec import OpSpec
+from .prefetch import prefetch
 from .results import OUTCOMES, SKIPS, Record, Report, settle
 from .supports import guard
 from .verdicts import edge_of
@@ -151,7 +152,12 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
     try:
         with declared.registered([o for o in own if callable(o[2])]):  # type: ignore[misc]
             with isolation.memoized(raw):  # the references repeat the module's calls
-                _runs(cases, module, refs, seed, records=records)
+                for op in dict.fromkeys(c.spec.name for c in cases):  # op by op: one memo
+                    mine = [dataclasses.replace(c, spec=_jacobian_from_backward(c.spec, module))
+                            for c in cases if c.spec.name == op]
+                    prefetch(module, raw, mine, seed)  # isolated: one round trip a function
+                    _runs(mine, module, refs, seed, records=records)
+                    isolation.clear_memo(raw)
             # the contracts, special values and kinks pytest --impl runs (gradverify.suite)
             records.extend(isolation.extra_records(raw, module, sorted(chosen), refs, seed))
             for spec, defs, _ in own:
@@ -162,6 +168,8 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
         interrupted = True  # Ctrl-C: the partial report
     finally:
         isolation.close(raw)
+        if isinstance(raw, isolation.IsolatedModule) and spares.spares_wanted():
+            spares.keep()  # the next check starts at once
     label = getattr(module, "__file__", None) or declared.module_name(module)
     if isinstance(target, str):
         label = target

@@ -62,9 +62,11 @@ def short(verdict: str) -> str:
 
 def check_one(target: str, options: dict[str, Any]) -> dict[str, Any]:
     """One module's row: verdicts per function (``gradverify.check``), or its load error."""
+    from . import spares
     from .api import check
     from .loader import ImplLoadError
 
+    spares.SPARES = True  # the next module's worker boots while this one is checked
     start = time.perf_counter()
     try:
         report = check(target, **options)

@@ -16,17 +16,17 @@ is not called again (its later calls fail at once with the same cause), so one h
 costs one timeout, not one per case. Ctrl-C here (the worker ignores SIGINT) kills the worker
 and propagates.
 
-Cost: a round trip is ~100 µs, so calls are batched (``RemoteFunction.many``: the basis
-cotangents of a Jacobian in one message) and identical calls (same function, same pickled
-arguments: the same case's forward or VJP against each reference) are answered from a small
-memo of the pickled result (each hit unpickles a fresh copy).
+Cost: a round trip is ~0.2-0.4 ms, so calls are batched (``RemoteFunction.many``: the basis
+cotangents of a Jacobian in one message; ``gradverify.prefetch``: an op's matrix calls in one
+message per function) and identical calls (same function, same pickled arguments: the same
+case's forward or VJP against each reference) are answered from a memo of the pickled result
+(each hit unpickles a fresh copy). A spare worker (``gradverify.spares``) hides the start.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-import multiprocessing as mp
 import os
 import pickle
 import signal
@@ -42,11 +42,13 @@ from typing import Any
 
 import numpy as np
 
+from . import spares
 from .isolate_worker import (  # noqa: F401  (IsolationError, Foreign: gradverify.isolate's API)
     _DATA,
     CONTRACTS,
     Foreign,
     IsolationError,
+    Planned,
     RemoteError,
     _pack,
 )
@@ -57,7 +59,7 @@ DEFAULT_TIMEOUT = 5.0
 DEFAULT_MEMORY = int(os.environ.get("GRADVERIFY_MEMORY_MB", "4096")) * 2**20
 #: seconds the worker may take to start (Python, numpy) before it loads the module
 BOOT_TIMEOUT = 60.0
-MEMO_SIZE = 64
+MEMO_SIZE = 4096  # batches; api.check clears the memo after each op
 _SUFFIXES = ("", "_backward", "_jacobian", "_jvp", "_hvp", "_hessian")
 
 
@@ -83,6 +85,7 @@ class Worker:
         self.poisoned: dict[str, str] = {}  # function -> why it is not called again
         self.memo: OrderedDict[bytes, bytes] = OrderedDict()
         self.memoize = False  # inside memoized(): the matrix, whose references repeat calls
+        self.planning: dict[bytes, tuple[str, list]] | None = None  # see gradverify.prefetch
         self.starts = 0
 
     def _recv(self, seconds: float) -> Any:
@@ -92,18 +95,12 @@ class Worker:
         return self.conn.recv()
 
     def launch(self) -> None:
-        """Start the worker process; it boots and loads the module while this one goes on."""
-        here, there = mp.Pipe()  # a socket pair: multiprocessing's pickled messages over it
-        # a fresh interpreter (no fork of a process holding torch or jax, no re-run of the
-        # caller's __main__ as multiprocessing's spawn does); the code drops the script's
-        # folder or the cwd from sys.path before anything is imported
-        code = "import sys; sys.path.pop(0); from gradverify.isolate_worker import _child; _child()"
-        self.process = subprocess.Popen([sys.executable, "-c", code, str(there.fileno())],
-                                        pass_fds=[there.fileno()], stdin=subprocess.DEVNULL)
-        there.close()
-        self.conn, self.starts = here, self.starts + 1
-        here.send((self.target, self.names, self.memory, self.timeout, list(sys.path),
-                   os.getcwd()))
+        """Start the worker process (a spare one if there is one); it boots and loads the
+        module while this one goes on."""
+        self.process, self.conn = spares.take() or spares.spawn()
+        self.starts += 1
+        self.conn.send((self.target, self.names, self.memory, self.timeout, list(sys.path),
+                        os.getcwd(), dict(os.environ)))
 
     def start(self) -> tuple:
         """Start the worker (unless ``launch`` did) and wait until it loaded the module:
@@ -128,8 +125,9 @@ class Worker:
             raise ImportError(msg[1])
         return msg
 
-    def stop(self) -> int | None:
-        """Kill the worker (if alive); its exit code."""
+    def stop(self, grace: float = 0.05) -> int | None:
+        """Kill the worker (if alive) after ``grace`` seconds to end by itself (a worker that
+        died is given them to report its exit code); its exit code."""
         if self.conn is not None:
             self.conn.close()
             self.conn = None
@@ -137,19 +135,30 @@ class Worker:
             return None
         p, self.process = self.process, None
         try:
-            return p.wait(0.05)
+            return p.wait(grace) if grace else p.poll()
         except subprocess.TimeoutExpired:
-            p.kill()
-            return p.wait()
+            pass
+        finally:
+            if p.returncode is None:
+                p.kill()
+                p.wait()
+        return p.returncode
 
-    def calls(self, name: str, calls: list[tuple[tuple, dict]]) -> list[tuple]:
-        """The outcomes of ``calls`` of function ``name`` (a memo answers a repeated batch)."""
+    def calls(self, name: str, calls: list[tuple[tuple, dict]],
+              memo: bool = True) -> list[tuple]:
+        """The outcomes of ``calls`` of function ``name`` (a memo answers a repeated batch).
+        In planning mode (``gradverify.prefetch``) the batch is recorded, not sent."""
         if name in self.poisoned:
             return [("isolation", self.poisoned[name])]
         data = pickle.dumps((name, calls), protocol=pickle.HIGHEST_PROTOCOL)
+        if self.planning is not None:
+            if data not in self.memo:
+                self.planning[data] = (name, calls)
+            raise Planned
         if self.memoize and data in self.memo:
             self.memo.move_to_end(data)
             return pickle.loads(self.memo[data])
+        memo = memo and self.memoize
         if self.conn is None:
             try:
                 self.start()
@@ -177,12 +186,15 @@ class Worker:
             self.stop()  # the timer fired: the module may be in a bad state, start afresh
             return [*results[:-1], *self._poison(
                 name, f"{name} did not return within {self.timeout:g} s")]
-        if not self.memoize:
-            return results
-        self.memo[data] = reply
+        if memo:
+            self.remember(data, reply)
+        return results
+
+    def remember(self, key: bytes, reply: bytes) -> None:
+        """Answer the batch pickled as ``key`` with ``reply`` (pickled outcomes) from now on."""
+        self.memo[key] = reply
         if len(self.memo) > MEMO_SIZE:
             self.memo.popitem(last=False)
-        return results
 
     def _poison(self, name: str, cause: str) -> list[tuple]:
         self.poisoned[name] = cause
@@ -197,6 +209,10 @@ def _result(outcome: tuple, args: tuple = ()) -> Any:
         for at, value in outcome[2].items():
             target = args[at[0]] if len(at) == 1 else args[at[0]][at[1]]
             np.copyto(target, value)
+        for category, message in outcome[3] if len(outcome) > 3 else ():
+            cls = getattr(builtins, category, None)
+            warnings.warn(message, cls if isinstance(cls, type) and issubclass(cls, Warning)
+                          else UserWarning, stacklevel=2)
         return outcome[1]
     if kind == "raised":
         _, type_name, is_builtin, text, tb = outcome
@@ -250,7 +266,7 @@ class IsolatedModule(ModuleType):
     gradverify_worker: Worker
 
     def close(self) -> None:
-        self.gradverify_worker.stop()
+        self.gradverify_worker.stop(grace=0)  # done with it: no need to wait
 
 
 def wanted_names(op_names: Iterable[str]) -> list[str]:
@@ -264,8 +280,7 @@ def open_isolated(target: str | Path, names: Sequence[str], timeout: float = DEF
     module that cannot be loaded raises ``gradverify.loader.ImplLoadError``."""
     from .loader import ImplLoadError
 
-    worker = _PRESTARTED.pop((str(target), timeout), None) or \
-        Worker(str(target), names, timeout, memory)
+    worker = Worker(str(target), names, timeout, memory)
     try:
         _, name, file, attrs, unused = worker.start()
     except ImportError as exc:
@@ -321,6 +336,13 @@ def memoized(module: Any) -> Iterator[None]:
         worker.memo.clear()
 
 
+def clear_memo(module: Any) -> None:
+    """Forget the memoized calls of an isolated module (after an op's cases)."""
+    worker = getattr(module, "gradverify_worker", None)
+    if worker is not None:
+        worker.memo.clear()
+
+
 def extra_records(raw: Any, module: Any, ops: Sequence[str], refs: Sequence[str],
                   seed: int) -> list[Any]:
     """``gradverify.suite.extra_records`` for ``gradverify.check``: for an isolated module the
@@ -368,17 +390,11 @@ def close(module: Any) -> None:
         module.close()
 
 
-_PRESTARTED: dict[tuple[str, float], Worker] = {}
-
-
 def prestart(target: str, timeout: float = DEFAULT_TIMEOUT) -> None:
-    """Launch ``target``'s worker now, so that it boots while this process imports the rest
-    (``python -m gradverify``); ``open_isolated`` with the same arguments takes it over."""
-    from .catalog import OP_NAMES
-
-    worker = Worker(str(target), wanted_names(OP_NAMES), timeout, DEFAULT_MEMORY)
-    worker.launch()
-    _PRESTARTED[(str(target), timeout)] = worker
+    """Start a spare worker now (``gradverify.spares``): it boots and warms up while this
+    process imports the rest (``python -m gradverify``), and ``open_isolated`` takes it over
+    (``target`` and ``timeout`` are sent then)."""
+    spares.keep()
 
 
 def _failing(name: str, module: str, message: str) -> Callable[..., Any]:

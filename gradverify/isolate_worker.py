@@ -14,6 +14,7 @@ import signal
 import sys
 import traceback
 import types
+import warnings
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from types import ModuleType
@@ -29,6 +30,11 @@ class IsolationError(Exception):
     ("sigmoid_backward did not return within 5 s", "... crashed with SIGSEGV")."""
 
     gradverify_cause = True  # cases.call_impl: the message is the whole verdict
+
+
+class Planned(BaseException):
+    """Raised in planning mode by ``gradverify.isolate.Worker.calls`` once it recorded a call
+    (``gradverify.prefetch``; a BaseException: nothing between the checks and it catches it)."""
 
 
 class RemoteError(Exception):
@@ -143,20 +149,19 @@ def _arrays(args: tuple) -> list[tuple[tuple[int, ...], np.ndarray]]:
 def _outcome(module: ModuleType, name: str, args: tuple, kwargs: dict, timeout: float) -> tuple:
     """("ok", result, {position: new value of a modified argument}) | ("raised", type,
     builtin?, message, frames) | ("exit", text) | ("timeout",)."""
-    def alarm(signum: int, frame: Any) -> None:
-        raise _Timeout()
-
     args = _unpack(args)
     before = [(at, a, a.tobytes()) for at, a in _arrays(args)]
-    signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, timeout)
+    signal.signal(signal.SIGALRM, _alarm)
     try:
-        try:
-            result = getattr(module, name)(*args, **kwargs)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                result = getattr(module, name)(*args, **kwargs)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
         changed = {at: np.array(a) for at, a, b in before if a.tobytes() != b}
-        return ("ok", _portable(result), changed)
+        return ("ok", _portable(result), changed, _warned(caught))
     except _Timeout:
         return ("timeout",)
     except SystemExit as exc:
@@ -173,6 +178,17 @@ def _outcome(module: ModuleType, name: str, args: tuple, kwargs: dict, timeout: 
             return ("exit", f"raised {kind.__name__}" + (f": {text}" if text else ""))
         return ("raised", kind.__name__, getattr(builtins, kind.__name__, None) is kind, text,
                 list(tb))
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _Timeout()
+
+
+def _warned(caught: list[warnings.WarningMessage]) -> list[tuple[str, str]]:
+    """(category name, message) of each warning a call raised: the parent raises them again
+    (where a check records them as notes, as for a module checked in-process), instead of
+    the worker printing them."""
+    return [(w.category.__name__, str(w.message)) for w in caught]
 
 
 def _describe(module: ModuleType, names: Sequence[str]) -> dict[str, tuple]:
@@ -206,17 +222,52 @@ def _plain(x: Any, depth: int = 0) -> bool:
     return False
 
 
+#: imported by a worker before it is given a module (a spare one waits with them loaded):
+#: the loader, the contracts' machinery, and impl (which users' modules often import)
+PRELOAD = ("gradverify.loader", "gradverify.suite", "gradverify.supports", "gradverify.declared",
+           "gradverify.contracts", "gradverify.impl")
+
+
 def _child() -> None:
-    """The worker process's entry point: its connection is the file descriptor in argv."""
+    """The worker process's entry point: its connection is the file descriptor in argv. It
+    imports ``PRELOAD`` first, then waits for its module (a spare worker waits here)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     conn = Connection(int(sys.argv[1]))
-    target, names, memory, timeout, path, cwd = conn.recv()
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: S112 - the load below reports what matters
+            continue
+    if not conn.poll(0):  # a spare, with time to spare: warm the contracts' lazy state up
+        _warm_up()
+    try:
+        target, names, memory, timeout, path, cwd, environ = conn.recv()
+    except EOFError:  # a spare no one needed
+        return
+    os.environ.update(environ)  # the caller's environment now (a spare started earlier)
     os.chdir(cwd)
     for entry in path:  # the caller's import path, after the worker's own imports
         entry = entry or cwd
         if entry not in sys.path:
             sys.path.append(entry)
     _serve(conn, target, names, memory, timeout)
+
+
+def _warm_up() -> None:
+    """One op's contracts on impl, thrown away: the imports and caches the first contracts
+    run builds (a third of a check's contracts time when done on the user's module)."""
+    try:
+        from .catalog import OP_NAMES
+        from .impl import __name__ as impl_name
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _contracts(sys.modules[impl_name], "sigmoid", frozenset(OP_NAMES), ("numeric",), 0,
+                       5.0, {})
+    except Exception:  # noqa: S110 - only a head start
+        pass
 
 
 def _serve(conn: Connection, target: str, names: Sequence[str], memory: int,

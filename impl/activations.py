@@ -20,7 +20,6 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr
 
 from ._blocked import STREAM
 from ._common import (  # noqa: F401  (_buf, _cast, _scaled: shared with the other modules)
@@ -55,6 +54,14 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_C = 0.044715
 
+
+
+def _ndtr(z: np.ndarray) -> np.ndarray:
+    """Φ(z), the standard normal CDF (scipy.special.ndtr; imported on first use: scipy.special
+    takes 0.3 s to import, and a module without gelu never needs it)."""
+    from scipy.special import ndtr
+
+    return ndtr(z)
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     """σ(z) in a new array of z's dtype (stable: see ``_sigmoid_into``), in blocks."""
@@ -374,7 +381,7 @@ def _gelu_d(out: np.ndarray, z: np.ndarray, approximate: str) -> np.ndarray:
         np.exp(d, out=d)
         d *= _INV_SQRT_2PI
         d *= z
-        d += _cast(ndtr(z), z.dtype)
+        d += _cast(_ndtr(z), z.dtype)
         return d
     z2 = np.square(z)
     t = np.multiply(z2, _GELU_C, out=out)
@@ -403,7 +410,7 @@ def gelu(z: np.ndarray, approximate: str = "none") -> np.ndarray:
     _check_approximate(approximate)
     z = _as_float(z)
     if approximate == "none":
-        out = np.multiply(z, _cast(ndtr(z), z.dtype), out=_buf(z))
+        out = np.multiply(z, _cast(_ndtr(z), z.dtype), out=_buf(z))
         return out
     out = np.multiply(z, z, out=_buf(z))
     out *= _GELU_C
