@@ -55,7 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _need_gpu()
     config.selected_ops = _selected_ops(config.getoption("op", []))  # type: ignore[attr-defined]
     try:
-        config.impl_module = guard(load_impl(config.getoption("impl")))  # type: ignore[attr-defined]
+        config.impl_module = guard(_load(config))  # type: ignore[attr-defined]
     except ImplLoadError as exc:
         raise pytest.UsageError(str(exc)) from None
     if not config.selected_ops and config.getoption("impl") != "impl":  # type: ignore[attr-defined]
@@ -71,6 +71,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SummaryPlugin(config.getoption("report_dir")), "summary")
     config.pluginmanager.register(FailureDigest(), "failure-digest")
     config.pluginmanager.register(EdgeDigest(), "edge-digest")
+
+
+def _load(config: pytest.Config) -> object:
+    """The module under test: here, or with --isolate in a supervised worker (closed at the
+    end of the run)."""
+    target = config.getoption("impl")
+    if not config.getoption("isolate", False):
+        if config.getoption("call_timeout", None) is not None:
+            raise pytest.UsageError("--call-timeout applies to --isolate: add --isolate")
+        return load_impl(target)
+    from gradverify import isolate
+
+    module = isolate.load(target, OP_NAMES, config.getoption("call_timeout") or
+                          isolate.DEFAULT_TIMEOUT)
+    config.add_cleanup(lambda: isolate.close(module))
+    return module
 
 
 def _need_gpu() -> None:
@@ -154,6 +170,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"provides {len(ops)} of {len(OP_NAMES)} ops"
         + ("" if config.getoption("impl") == "impl" or len(ops) == len(OP_NAMES) else
            f"; not provided, not collected: {', '.join(o for o in OP_NAMES if o not in ops)}"),
+        *([f"isolated: the module runs in a supervised worker process (timeout "
+            f"{config.getoption('call_timeout') or 5:g} s a call)"]
+          if config.getoption("isolate") else []),
         f"references: {', '.join(versions)}; device {config.getoption('device')}",
         f"seed: {config.getoption('seed')} (--seed N to change); numpy {np.__version__}",
         f"reference cache: {reference_cache.directory() or 'off'}",

@@ -22,6 +22,7 @@ from gradverify import reference
 
 from . import checks, declared, spares, suite
 from . import isolate as isolation
+from . import isolate_contracts as isolated_extras
 from .cases import Case, all_cases
 from .catalog import OP_NAMES
 from .loader import ImplLoadError, load_impl, provided_ops
@@ -149,8 +150,11 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
     own = [(s, d, getattr(module, s.name, None)) for s, d in decl if not ops or s.name in ops]
     records: list[Record] = []
     interrupted = False
+    pending = None
     try:
         with declared.registered([o for o in own if callable(o[2])]):  # type: ignore[misc]
+            # isolated: the contracts run in a second worker meanwhile (isolate_contracts)
+            pending = isolated_extras.start(raw, sorted(chosen), refs, seed)
             with isolation.memoized(raw):  # the references repeat the module's calls
                 for op in dict.fromkeys(c.spec.name for c in cases):  # op by op: one memo
                     mine = [dataclasses.replace(c, spec=_jacobian_from_backward(c.spec, module))
@@ -159,7 +163,8 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
                     _runs(mine, module, refs, seed, records=records)
                     isolation.clear_memo(raw)
             # the contracts, special values and kinks pytest --impl runs (gradverify.suite)
-            records.extend(isolation.extra_records(raw, module, sorted(chosen), refs, seed))
+            records.extend(isolated_extras.extra_records(raw, module, sorted(chosen), refs,
+                                                         seed, pending))
             for spec, defs, _ in own:
                 among = tuple(r for r in reference.NAMES if r == "numeric" or r in defs)
                 _runs(declared.cases_of(spec), module, [r for r in refs if r in among],
@@ -168,6 +173,8 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
         interrupted = True  # Ctrl-C: the partial report
     finally:
         isolation.close(raw)
+        if pending is not None:
+            pending.close()
         if isinstance(raw, isolation.IsolatedModule) and spares.spares_wanted():
             spares.keep()  # the next check starts at once
     label = getattr(module, "__file__", None) or declared.module_name(module)

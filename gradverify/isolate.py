@@ -87,6 +87,7 @@ class Worker:
         self.memoize = False  # inside memoized(): the matrix, whose references repeat calls
         self.planning: dict[bytes, tuple[str, list]] | None = None  # see gradverify.prefetch
         self.starts = 0
+        self.trips = 0  # messages sent (round trips)
 
     def _recv(self, seconds: float) -> Any:
         assert self.conn is not None
@@ -170,6 +171,7 @@ class Worker:
             deadline = max(60.0, 20 * self.timeout)
         try:
             self.conn.send_bytes(data)
+            self.trips += 1
             if not self.conn.poll(deadline):
                 raise TimeoutError
             reply = self.conn.recv_bytes()
@@ -341,47 +343,6 @@ def clear_memo(module: Any) -> None:
     worker = getattr(module, "gradverify_worker", None)
     if worker is not None:
         worker.memo.clear()
-
-
-def extra_records(raw: Any, module: Any, ops: Sequence[str], refs: Sequence[str],
-                  seed: int) -> list[Any]:
-    """``gradverify.suite.extra_records`` for ``gradverify.check``: for an isolated module the
-    contracts run in its worker (one message per op: they compare the module with itself and
-    need its arrays as they are), special values and kinks here against the references."""
-    from .suite import EXTRA_CHECKS
-    from .suite import extra_records as local
-
-    worker = getattr(raw, "gradverify_worker", None)
-    if worker is None:
-        return local(module, ops, refs, seed)
-    from .api import Record
-    from .catalog import OP_NAMES
-    from .declared import declared_ops
-
-    known = frozenset(OP_NAMES) | {spec.name for spec, _ in declared_ops(raw)}
-    records: list[Any] = []
-    for op in ops:
-        out = worker.calls(CONTRACTS, [((op, known, tuple(refs), seed, dict(worker.poisoned)),
-                                        {})])
-        if out[0][0] == "ok":
-            records += [Record(**d) for d in out[0][1]]
-        else:  # the worker died running them, or they broke on what it returned
-            cause = out[0][1] if out[0][0] == "isolation" else \
-                f"they could not run on what it returned: {out[0][1]}: {out[0][3]}"
-            worker.poisoned.pop(CONTRACTS, None)
-            records.append(Record(op, op, "contract:all", "contracts", f"{op}-contracts",
-                                  "failed", f"{op}'s contracts: {cause}",
-                                  f"{op}'s contracts: {cause}"))
-    rest = tuple(c for c in EXTRA_CHECKS if c != "contracts")
-    for op in ops:  # op by op: an odd return that breaks a comparison fails only its op
-        try:
-            records += local(module, [op], refs, seed, which=rest)
-        except Exception as exc:
-            text = f"{op}'s special values and kinks could not be checked on what it " \
-                f"returned: {type(exc).__name__}: {exc}"
-            records.append(Record(op, op, "special", "special", f"{op}-special", "failed",
-                                  text, text))
-    return records
 
 
 def close(module: Any) -> None:

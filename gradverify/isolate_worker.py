@@ -232,6 +232,7 @@ def _child() -> None:
     """The worker process's entry point: its connection is the file descriptor in argv. It
     imports ``PRELOAD`` first, then waits for its module (a spare worker waits here)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent()
     conn = Connection(int(sys.argv[1]))
     import importlib
 
@@ -240,7 +241,7 @@ def _child() -> None:
             importlib.import_module(name)
         except Exception:  # noqa: S112 - the load below reports what matters
             continue
-    if not conn.poll(0):  # a spare, with time to spare: warm the contracts' lazy state up
+    if sys.argv[2:] != ["cold"] and not conn.poll(0):  # a spare with time: warm up
         _warm_up()
     try:
         target, names, memory, timeout, path, cwd, environ = conn.recv()
@@ -253,6 +254,19 @@ def _child() -> None:
         if entry not in sys.path:
             sys.path.append(entry)
     _serve(conn, target, names, memory, timeout)
+
+
+def _die_with_parent() -> None:
+    """On Linux, the kernel kills the worker when its parent ends (PR_SET_PDEATHSIG), however
+    the parent ends: no worker is left running a user's endless loop."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _warm_up() -> None:
@@ -314,7 +328,10 @@ def _serve(conn: Connection, target: str, names: Sequence[str], memory: int,
             results.append(_outcome(module, name, args, kwargs, timeout))
             if results[-1][0] != "ok" and results[-1][0] != "raised":
                 break
-        conn.send_bytes(pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            conn.send_bytes(pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:  # the parent is gone (it stopped the run): nothing to answer
+            return
 
 
 def _timed(fn: Callable, name: str, timeout: float, poisoned: dict[str, str]) -> Callable:

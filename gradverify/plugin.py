@@ -29,3 +29,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--clear-cache", action="store_true", default=False,
                     help="delete the reference cache before the run (python -m "
                     "gradverify.reference.cache --clear does the same)")
+    group.addoption("--isolate", action="store_true", default=False,
+                    help="call the module under test in a supervised worker process "
+                    "(gradverify.isolate): a call that hangs past --call-timeout, exits or crashes "
+                    "fails its case with the cause, and the run goes on")
+    group.addoption("--call-timeout", type=float, default=None, metavar="S",
+                    help="with --isolate: seconds one call of the module may take (default 5)")

@@ -221,3 +221,30 @@ def test_a_call_writes_back_its_in_place_changes_and_views_keep_their_layout() -
     finally:
         module.close()
     assert module.gradverify_worker.process is None  # closed: no process left behind
+
+
+@pytest.mark.parametrize("module,broken,says", [
+    ("hang.py", {"sigmoid", "tanh"}, "did not return within 1 s"),
+    ("exits.py", None, "called sys.exit"),
+], ids=["hang", "exits"])
+def test_pytest_impl_isolate_fails_the_broken_cases_and_runs_the_rest(module, broken,
+                                                                       says) -> None:
+    """``pytest --impl --isolate``: the hostile functions' cases fail with the cause, the
+    others pass, the run ends (one timeout per hanging function, not one per case)."""
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "pytest", "tests/test_matrix.py", "-q", "-rf",
+                          "-p", "no:cacheprovider", "-p", "no:xdist",
+                          f"--impl={HOSTILE / module}", "--isolate", "--call-timeout", "1",
+                          "-m", "numeric", "-k", "3x4"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    seconds = time.perf_counter() - start
+    assert out.returncode == 1, out.stdout[-3000:] + out.stderr[-2000:]
+    failed = [line for line in out.stdout.splitlines() if line.startswith("FAILED ")]
+    assert failed and " passed" in out.stdout.splitlines()[-1], out.stdout[-3000:]
+    assert says in out.stdout
+    if broken is not None:
+        ops = {line.split("[")[1].split("-")[0] for line in failed}
+        assert ops == broken, failed
+        assert all("test_vjp[" in line for line in failed), failed
+    assert "Traceback" not in out.stdout and "INTERNALERROR" not in out.stdout
+    assert seconds < 90, f"{seconds:.0f} s"

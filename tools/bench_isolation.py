@@ -6,7 +6,8 @@ most 20%), and a class run's time.
 Measured, warm (the reference cache filled first), with the in-process and the isolated runs
 alternated and the median taken, since the machine may be shared:
 - ``gradverify.check(module)`` in one Python process (a notebook): ``isolate=False`` against
-  the default (a supervised worker; a spare worker waits for the next check, as in a notebook);
+  the default (supervised workers: one for the calls, one for the contracts, which run on
+  the other core meanwhile; spares wait for the next check, as in a notebook), 1.5 s apart;
 - ``python -m gradverify module`` (the student's loop in a shell): ``--no-isolate`` against
   the default;
 - a worker's start (fresh, and from a spare) and one round trip of a small call;
@@ -50,6 +51,7 @@ def in_one_process(module: str, repeat: int) -> dict[str, float]:
     runs: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(repeat):
         for iso in (False, True):
+            time.sleep(1.5)  # as between a notebook's checks: the spares are booted, idle
             runs[iso].append(_wall(lambda iso=iso: gradverify.check(module, isolate=iso)))
     return {"in-process": statistics.median(runs[False]),
             "isolated": statistics.median(runs[True])}
@@ -75,6 +77,10 @@ def worker_costs(module: str) -> dict[str, float]:
     from gradverify.catalog import OP_NAMES
 
     names = isolate.wanted_names(OP_NAMES)
+    spares.SPARES = False
+    while (spare := spares.take()) is not None:  # measure a fresh start
+        spare[0].kill()
+        spare[1].close()
     fresh = []
     for _ in range(3):
         t = time.perf_counter()
