@@ -11,6 +11,9 @@ The engine: ``catalog`` (every op declared once), ``cases`` (op × params × sha
 seeded inputs), ``tolerances`` (allowances), ``diagnose`` (what a failure says), ``checks``,
 ``loader`` (the module under test), ``report`` (the summary matrix) and ``plugin`` (the pytest
 options). ``import gradverify`` stays light: the API loads on first use.
+
+PYTEST_DONT_REWRITE (this module has no assertion; pytest.main run again in a process that
+imported gradverify would warn that it cannot rewrite it)
 """
 
 from __future__ import annotations
