@@ -66,13 +66,15 @@ def check_one(target: str, options: dict[str, Any]) -> dict[str, Any]:
     from .api import check
     from .loader import ImplLoadError
 
-    spares.SPARES = True  # the next module's worker boots while this one is checked
+    wanted, spares.SPARES = spares.SPARES, True  # the next module's workers boot meanwhile
     start = time.perf_counter()
     try:
         report = check(target, **options)
     except (ImplLoadError, ValueError) as exc:
         return {"target": target, "error": str(exc), "verdicts": {}, "passed": False,
                 "seconds": time.perf_counter() - start}
+    finally:
+        spares.SPARES = wanted
     return {"target": target, "error": None, "verdicts": report.verdicts(),
             "passed": report.passed, "totals": report.totals(),
             "seconds": time.perf_counter() - start}

@@ -60,6 +60,7 @@ def test_a_spare_worker_serves_the_next_check_with_the_callers_folder_and_enviro
         "def relu_backward(g, x):\n    return g * (x > 0)\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GV_SCALE", "1")
+    monkeypatch.setattr(spares, "spares_wanted", lambda: False)  # as in a script
     waiting = len(spares._WAITING)
     report = gradverify.check("env_grads.py", references=REFS, ops=["relu"])
     assert waiting == 2 and len(spares._WAITING) == 0  # both spares taken, none kept
@@ -67,14 +68,17 @@ def test_a_spare_worker_serves_the_next_check_with_the_callers_folder_and_enviro
     assert report.verdicts()["relu_backward"].startswith("ok (")
 
 
-def test_a_class_run_keeps_spares_and_a_script_does_not() -> None:
+def test_an_interactive_session_keeps_spares_and_a_script_does_not() -> None:
     code = ("import sys, gradverify; from gradverify import spares\n"
             f"gradverify.check({MODULE!r}, references=['numeric'], ops=['sigmoid'])\n"
             "print(len(spares._WAITING))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "0", out.stderr[-1500:]
-    assert not spares.spares_wanted() or spares.SPARES or hasattr(sys, "ps1")
+    code = code.replace("import sys, gradverify;", "import sys, gradverify; sys.ps1 = '>>> ';")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)  # an interactive session keeps two
+    assert out.stdout.strip().splitlines()[-1] == "2", out.stderr[-1500:]
 
 
 def test_the_users_warnings_are_notes_not_the_workers_stderr(tmp_path: Path) -> None:
