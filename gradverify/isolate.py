@@ -351,13 +351,6 @@ def close(module: Any) -> None:
         module.close()
 
 
-def prestart(target: str, timeout: float = DEFAULT_TIMEOUT) -> None:
-    """Start a spare worker now (``gradverify.spares``): it boots and warms up while this
-    process imports the rest (``python -m gradverify``), and ``open_isolated`` takes it over
-    (``target`` and ``timeout`` are sent then)."""
-    spares.keep()
-
-
 def _failing(name: str, module: str, message: str) -> Callable[..., Any]:
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise IsolationError(message)

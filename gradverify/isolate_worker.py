@@ -241,7 +241,7 @@ def _child() -> None:
             importlib.import_module(name)
         except Exception:  # noqa: S112 - the load below reports what matters
             continue
-    if sys.argv[2:] != ["cold"] and not conn.poll(0):  # a spare with time: warm up
+    if not conn.poll(0):  # a spare, with time to spare: warm the contracts' lazy state up
         _warm_up()
     try:
         target, names, memory, timeout, path, cwd, environ = conn.recv()

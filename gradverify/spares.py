@@ -19,17 +19,15 @@ from typing import Any
 _WAITING: list[tuple[Any, Connection]] = []
 
 
-def spawn(warm: bool = True) -> tuple[Any, Connection]:
+def spawn() -> tuple[Any, Connection]:
     """A worker process that imports the suite's side (``PRELOAD``) and waits for a module
-    (warming the contracts up meanwhile unless ``warm`` is False: a caller that gives it its
-    module within ~0.3 s would wait for the warm-up)."""
+    (warming the contracts up while nothing is sent)."""
     here, there = mp.Pipe()  # a socket pair: multiprocessing's pickled messages over it
     # a fresh interpreter (no fork of a process holding torch or jax, no re-run of the
     # caller's __main__ as multiprocessing's spawn does); the code drops the script's
     # folder or the cwd from sys.path before anything is imported
     code = "import sys; sys.path.pop(0); from gradverify.isolate_worker import _child; _child()"
-    process = subprocess.Popen([sys.executable, "-c", code, str(there.fileno()),
-                                "warm" if warm else "cold"],
+    process = subprocess.Popen([sys.executable, "-c", code, str(there.fileno())],
                                pass_fds=[there.fileno()], stdin=subprocess.DEVNULL)
     there.close()
     return process, here
@@ -54,12 +52,12 @@ def take() -> tuple[Any, Connection] | None:
 PER_CHECK = 2
 
 
-def keep(n: int = PER_CHECK, warm: bool = True) -> None:
+def keep(n: int = PER_CHECK) -> None:
     """Have ``n`` workers waiting, booted, for the next isolated check (the next
     ``gradverify.check`` in a notebook then starts in milliseconds, not the ~0.4 s a Python
     with numpy and the suite takes to start); they end with this process."""
     while len(_WAITING) < n:
-        _WAITING.append(spawn(warm))
+        _WAITING.append(spawn())
 
 
 def spares_wanted() -> bool:
