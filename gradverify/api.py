@@ -27,7 +27,7 @@ from .cases import Case, all_cases
 from .catalog import OP_NAMES
 from .loader import ImplLoadError, load_impl, provided_ops
 from .opspec import OpSpec
-from .prefetch import prefetch
+from .prefetch import Ahead
 from .results import OUTCOMES, SKIPS, Record, Report, settle
 from .supports import guard
 from .verdicts import edge_of
@@ -155,16 +155,26 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
         with declared.registered([o for o in own if callable(o[2])]):  # type: ignore[misc]
             # isolated: the contracts run in a second worker meanwhile (isolate_contracts)
             pending = isolated_extras.start(raw, sorted(chosen), refs, seed)
+            submitted: dict[str, tuple] = {}  # without a second worker: the first's
+            ahead = Ahead(module, raw, seed)  # isolated: an op's calls asked for one op ahead
+            by_op: dict[str, list[Case]] = {}
+            for c in cases:
+                by_op.setdefault(c.spec.name, []).append(c)
+            order = list(by_op)
             with isolation.memoized(raw):  # the references repeat the module's calls
-                for op in dict.fromkeys(c.spec.name for c in cases):  # op by op: one memo
-                    mine = [dataclasses.replace(c, spec=_jacobian_from_backward(c.spec, module))
-                            for c in cases if c.spec.name == op]
-                    prefetch(module, raw, mine, seed)  # isolated: one round trip a function
-                    _runs(mine, module, refs, seed, records=records)
+                for at, op in enumerate(order):  # op by op: one memo
+                    for o in order[at:at + 2] if at == 0 else order[at + 1:at + 2]:
+                        by_op[o] = [dataclasses.replace(c, spec=_jacobian_from_backward(
+                            c.spec, module)) for c in by_op[o]]
+                        ahead.send(o, by_op[o])
+                    if pending is None and op in chosen:
+                        isolated_extras.submit(raw, op, refs, seed, submitted)
+                    ahead.receive(op)
+                    _runs(by_op[op], module, refs, seed, records=records)
                     isolation.clear_memo(raw)
             # the contracts, special values and kinks pytest --impl runs (gradverify.suite)
             records.extend(isolated_extras.extra_records(raw, module, sorted(chosen), refs,
-                                                         seed, pending))
+                                                         seed, pending, submitted))
             for spec, defs, _ in own:
                 among = tuple(r for r in reference.NAMES if r == "numeric" or r in defs)
                 _runs(declared.cases_of(spec), module, [r for r in refs if r in among],

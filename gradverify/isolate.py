@@ -29,11 +29,13 @@ import builtins
 import contextlib
 import os
 import pickle
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import warnings
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -88,6 +90,9 @@ class Worker:
         self.planning: dict[bytes, tuple[str, list]] | None = None  # see gradverify.prefetch
         self.starts = 0
         self.trips = 0  # messages sent (round trips)
+        self.sent = 0  # tickets of submitted batches
+        self.inflight: deque[tuple[int, str, int, Callable]] = deque()  # submitted, unread
+        self.outbox: queue.SimpleQueue | None = None  # what the writer thread sends
 
     def _recv(self, seconds: float) -> Any:
         assert self.conn is not None
@@ -129,6 +134,10 @@ class Worker:
     def stop(self, grace: float = 0.05) -> int | None:
         """Kill the worker (if alive) after ``grace`` seconds to end by itself (a worker that
         died is given them to report its exit code); its exit code."""
+        self.inflight.clear()  # their replies never come
+        if self.outbox is not None:
+            self.outbox.put(None)  # the writer thread ends
+            self.outbox = None
         if self.conn is not None:
             self.conn.close()
             self.conn = None
@@ -159,6 +168,9 @@ class Worker:
         if self.memoize and data in self.memo:
             self.memo.move_to_end(data)
             return pickle.loads(self.memo[data])
+        self.drain()  # the replies come in order: the submitted batches' first
+        if name in self.poisoned:
+            return [("isolation", self.poisoned[name])]
         memo = memo and self.memoize
         if self.conn is None:
             try:
@@ -166,20 +178,61 @@ class Worker:
             except ImportError as exc:  # it loaded before, but not this time
                 return self._poison(name, f"{name}: restarting its module failed: {exc}")
         assert self.conn is not None
-        deadline = self.timeout * len(calls) + 2.0  # the worker's own timer fires first
-        if name == CONTRACTS:
-            deadline = max(60.0, 20 * self.timeout)
         try:
             self.conn.send_bytes(data)
-            self.trips += 1
+        except OSError:
+            return self._poison(name, f"{name} {_cause(self.stop())}")
+        except BaseException:  # Ctrl-C: stop the worker, stop the run
+            self.stop()
+            raise
+        self.trips += 1
+        results, reply = self._answer(name, len(calls))
+        if memo and reply is not None:
+            self.remember(data, reply)
+        return results
+
+    def submit(self, name: str, calls: list[tuple[tuple, dict]],
+               answer: Callable[[list[tuple]], None]) -> int | None:
+        """Send a batch without waiting for its reply: ``drain`` reads it and calls
+        ``answer(outcomes)`` (not called when the worker died or hung on it: the caller's
+        own calls then say why). A thread writes the message, so neither side blocks on a
+        full pipe while the other writes. Its ticket, or None when not sent."""
+        if name in self.poisoned or self.conn is None:
+            return None
+        if self.outbox is None:  # the thread writes on its own copy of the socket
+            self.outbox = queue.SimpleQueue()
+            copy = Connection(os.dup(self.conn.fileno()), readable=False)
+            threading.Thread(target=_write_all, args=(self.outbox, copy), daemon=True).start()
+        self.sent += 1
+        self.inflight.append((self.sent, name, len(calls), answer))
+        self.outbox.put(pickle.dumps((name, calls), pickle.HIGHEST_PROTOCOL))
+        self.trips += 1
+        return self.sent
+
+    def drain(self, upto: int | None = None) -> None:
+        """Read the replies of the submitted batches, in order (all, or up to ticket
+        ``upto``), and pass each to its ``answer``."""
+        while self.inflight and (upto is None or self.inflight[0][0] <= upto):
+            _, name, n, answer = self.inflight.popleft()
+            results, reply = self._answer(name, n)
+            if reply is not None:
+                answer(results)
+
+    def _answer(self, name: str, n: int) -> tuple[list[tuple], bytes | None]:
+        """The next reply, to a batch of ``n`` calls of ``name``: its outcomes and bytes
+        (None when the worker hung or died on it: it is stopped and ``name`` poisoned)."""
+        assert self.conn is not None
+        deadline = max(60.0, 20 * self.timeout) if name == CONTRACTS \
+            else self.timeout * n + 2.0  # the worker's own timer fires first
+        try:
             if not self.conn.poll(deadline):
                 raise TimeoutError
             reply = self.conn.recv_bytes()
         except TimeoutError:
             self.stop()
-            return self._poison(name, f"{name} did not return within {self.timeout:g} s")
+            return self._poison(name, f"{name} did not return within {self.timeout:g} s"), None
         except (EOFError, OSError):
-            return self._poison(name, f"{name} {_cause(self.stop())}")
+            return self._poison(name, f"{name} {_cause(self.stop())}"), None
         except BaseException:  # Ctrl-C: stop the worker, stop the run
             self.stop()
             raise
@@ -187,10 +240,8 @@ class Worker:
         if results and results[-1][0] == "timeout":
             self.stop()  # the timer fired: the module may be in a bad state, start afresh
             return [*results[:-1], *self._poison(
-                name, f"{name} did not return within {self.timeout:g} s")]
-        if memo:
-            self.remember(data, reply)
-        return results
+                name, f"{name} did not return within {self.timeout:g} s")], None
+        return results, reply
 
     def remember(self, key: bytes, reply: bytes) -> None:
         """Answer the batch pickled as ``key`` with ``reply`` (pickled outcomes) from now on."""
@@ -201,6 +252,19 @@ class Worker:
     def _poison(self, name: str, cause: str) -> list[tuple]:
         self.poisoned[name] = cause
         return [("isolation", cause)]
+
+
+def _write_all(box: queue.SimpleQueue, conn: Connection) -> None:
+    """The writer thread of ``Worker.submit``: send each message on ``conn`` until None
+    (after a failed send the rest are dropped: the worker is gone, no reply is awaited)."""
+    alive = True
+    while (data := box.get()) is not None:
+        try:
+            if alive:
+                conn.send_bytes(data)
+        except Exception:
+            alive = False
+    conn.close()
 
 
 def _result(outcome: tuple, args: tuple = ()) -> Any:

@@ -82,12 +82,23 @@ def start(raw: Any, ops: Sequence[str], refs: Sequence[str], seed: int) -> Pendi
         return None
 
 
+def submit(raw: Any, op: str, refs: Sequence[str], seed: int, into: dict[str, tuple]) -> None:
+    """Without a second worker: ask the first for ``op``'s contracts without waiting
+    (``Worker.submit``), after the next op's matrix calls: it runs them while this process
+    checks the matrix; the outcome lands in ``into[op]`` when read."""
+    worker = getattr(raw, "gradverify_worker", None)
+    if worker is not None:
+        request = ((op, _known(raw), tuple(refs), seed, dict(worker.poisoned)), {})
+        worker.submit(CONTRACTS, [request], lambda out: into.__setitem__(op, out[0]))
+
+
 def extra_records(raw: Any, module: Any, ops: Sequence[str], refs: Sequence[str],
-                  seed: int, pending: Pending | None = None) -> list[Any]:
+                  seed: int, pending: Pending | None = None,
+                  submitted: dict[str, tuple] | None = None) -> list[Any]:
     """``gradverify.suite.extra_records`` for ``gradverify.check``: for an isolated module the
-    contracts come from its worker (``pending``'s second worker where it answered, else one
-    message per op to the first), special values and kinks run here against the
-    references."""
+    contracts come from its worker (``pending``'s second worker, or the first one's answers
+    to ``submit`` in ``submitted``, where they came; else one message per op to the first),
+    special values and kinks run here against the references."""
     from .suite import EXTRA_CHECKS
     from .suite import extra_records as local
 
@@ -96,7 +107,8 @@ def extra_records(raw: Any, module: Any, ops: Sequence[str], refs: Sequence[str]
         return local(module, ops, refs, seed)
     from .results import Record
 
-    done = pending.collect() if pending is not None else {}
+    worker.drain()
+    done = pending.collect() if pending is not None else dict(submitted or {})
     known = _known(raw) if len(done) < len(ops) else frozenset()
     records: list[Any] = []
     for op in ops:
@@ -125,4 +137,4 @@ def extra_records(raw: Any, module: Any, ops: Sequence[str], refs: Sequence[str]
     return records
 
 
-__all__ = ["Pending", "extra_records", "start"]
+__all__ = ["Pending", "extra_records", "start", "submit"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import gradverify
-from gradverify import api, isolate, spares
+from gradverify import isolate, prefetch, spares
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = str(ROOT / "examples" / "three_ops.py")
@@ -40,7 +40,7 @@ def test_prefetch_answers_an_op_in_a_few_round_trips_and_changes_no_verdict(
         monkeypatch: pytest.MonkeyPatch) -> None:
     verdicts, trips = _trips(monkeypatch)
     with monkeypatch.context() as m:
-        m.setattr(api, "prefetch", lambda *a, **k: 0)  # every call its own round trip
+        m.setattr(prefetch, "plan", lambda *a, **k: {})  # every call its own round trip
         plain, plain_trips = _trips(m)
     local = gradverify.check(MODULE, references=REFS, isolate=False).verdicts()
     assert verdicts == plain == local
@@ -94,3 +94,49 @@ def test_the_users_warnings_are_notes_not_the_workers_stderr(tmp_path: Path) -> 
     report = gradverify.check(str(tmp_path / "warns.py"), references=REFS)
     notes = {n for r in report.records if r.function == "relu_backward" for n in r.notes}
     assert "my relu_backward is careful" in notes, notes
+
+
+def test_batches_asked_ahead_never_block_on_a_full_pipe(tmp_path: Path) -> None:
+    """``Worker.submit`` (the next op's calls and the contracts, asked for while this process
+    checks): messages far larger than a socket's buffer, each way, with nothing read until
+    ``drain``: a writer thread sends them, so neither side waits on the other forever."""
+    import threading
+
+    import numpy as np
+
+    (tmp_path / "echo.py").write_text("def relu(x):\n    return x + 1\n")
+    module = isolate.open_isolated(str(tmp_path / "echo.py"), ["relu"])
+    worker = module.gradverify_worker
+    got: list[tuple[int, float]] = []
+    big = np.zeros(2**20)  # 8 MB a message and a reply
+
+    def ask() -> None:
+        for k in range(4):
+            worker.submit("relu", [((big + k,), {})],
+                          lambda out, k=k: got.append((k, float(out[0][1][0]))))
+        worker.drain()
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(60)
+    alive = thread.is_alive()
+    module.close()
+    assert not alive, "submit/drain blocked on a full pipe"
+    assert got == [(k, k + 1.0) for k in range(4)]
+    assert worker.trips == 4
+
+
+def test_a_hang_in_a_call_asked_ahead_fails_only_that_function(tmp_path: Path) -> None:
+    """The worker hangs on a batch asked ahead (the second op's, while the first is checked):
+    that function fails with the cause, the others are checked as without the hang."""
+    source = (ROOT / "examples" / "three_ops.py").read_text()
+    (tmp_path / "slow_mse.py").write_text(
+        source + "\n\ndef mse_backward(*args, **kwargs):\n    while True:\n        pass\n")
+    t = time.perf_counter()
+    report = gradverify.check(str(tmp_path / "slow_mse.py"), references=REFS, timeout=1.0)
+    wall = time.perf_counter() - t
+    verdicts = report.verdicts()
+    assert "did not return within 1 s" in verdicts["mse_backward"], verdicts
+    assert all(verdicts[f].startswith("ok (") for f in verdicts if not f.startswith("mse")), \
+        verdicts
+    assert wall < 30, wall
