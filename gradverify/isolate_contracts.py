@@ -16,8 +16,8 @@ import pickle
 from collections.abc import Sequence
 from typing import Any
 
-from .isolate import Worker
 from .isolate_worker import CONTRACTS
+from .supervisor import Worker
 
 
 def _known(raw: Any) -> frozenset[str]:
@@ -88,7 +88,8 @@ def submit(raw: Any, op: str, refs: Sequence[str], seed: int, into: dict[str, tu
     checks the matrix; the outcome lands in ``into[op]`` when read."""
     worker = getattr(raw, "gradverify_worker", None)
     if worker is not None:
-        request = ((op, _known(raw), tuple(refs), seed, dict(worker.poisoned)), {})
+        request: tuple[tuple, dict] = ((op, _known(raw), tuple(refs), seed,
+                                        dict(worker.poisoned)), {})
         worker.submit(CONTRACTS, [request], lambda out: into.__setitem__(op, out[0]))
 
 

@@ -33,7 +33,7 @@ class IsolationError(Exception):
 
 
 class Planned(BaseException):
-    """Raised in planning mode by ``gradverify.isolate.Worker.calls`` once it recorded a call
+    """Raised in planning mode by ``gradverify.supervisor.Worker.calls`` once it recorded a call
     (``gradverify.prefetch``; a BaseException: nothing between the checks and it catches it)."""
 
 

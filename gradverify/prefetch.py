@@ -2,14 +2,13 @@
 
 The forward, VJP and Jacobian checks of a case each call the module under test once, with
 arguments that follow from the case and the seed alone: ``planned_calls`` builds them the
-same way ``gradverify.checks`` does. ``prefetch`` passes them through the checked (guarded)
-module in planning mode, so the worker receives exactly the calls the checks will make, then
-asks the worker for all of them in one message and stores each outcome in the worker's memo
-under the key of its own call. The checks then find their calls answered. A call planned
-differently from the real one only misses the memo and makes its own round trip: the
-verdicts never depend on the plan, only the time does (~0.2 ms a round trip saved).
-``Ahead`` submits the next op's calls while this process checks the current one, so the
-worker computes them on the other core.
+same way ``gradverify.checks`` does. ``plan`` passes them through the checked (guarded)
+module in planning mode, so the worker receives exactly the calls the checks will make;
+``Ahead`` asks the worker for them, one message per function, while this process still checks
+the previous op (the worker computes them on the other core), and stores each outcome in the
+worker's memo under the key of its own call. The checks then find their calls answered. A
+call planned differently from the real one only misses the memo and makes its own round
+trip: the verdicts never depend on the plan, only the time does (~0.2 ms a round trip).
 """
 
 from __future__ import annotations
@@ -130,19 +129,6 @@ def _answers(chunk: list[tuple[bytes, list]], outcomes: list[tuple]) -> list[tup
             break
         out.append((key, pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)))
     return out
-
-
-def prefetch(module: Any, raw: Any, cases: Sequence[Case], seed: int) -> int:
-    """Answer the matrix calls of ``cases`` (``plan``) in as few round trips as there are
-    functions, now; the number of batches stored."""
-    worker = getattr(raw, "gradverify_worker", None)
-    stored = 0
-    for name, chunk in _chunks(plan(module, raw, cases, seed)):
-        outcomes = worker.calls(name, [c for _, calls in chunk for c in calls], memo=False)
-        for key, reply in _answers(chunk, outcomes):
-            worker.remember(key, reply)
-            stored += 1
-    return stored
 
 
 class Ahead:

@@ -13,7 +13,9 @@ alternated and the median taken, since the machine may be shared:
 - a worker's start (fresh, and from a spare) and one round trip of a small call;
 - a class run of ``--class-size`` modules (copies of the module, every third with a wrong
   backward) with ``-j 1`` and ``-j 2``.
-Writes ``reports/bench_isolation.md``. Never part of the test suite (no timed assertions).
+Bytecode is written under a temporary ``PYTHONPYCACHEPREFIX`` (``--env-bytecode``: as the
+environment says). Writes ``reports/bench_isolation.md``. Never part of the test suite (no
+timed assertions).
 """
 
 from __future__ import annotations
@@ -136,7 +138,8 @@ def render(args: argparse.Namespace, nb: dict, sh: dict, w: dict, cls: dict) -> 
         "# What isolation costs",
         "",
         f"`python -m tools.bench_isolation --module {args.module} --repeat {args.repeat} "
-        f"--class-size {args.class_size}`, {os.cpu_count()} cores, {when}, load "
+        f"--class-size {args.class_size}`, {os.cpu_count()} cores, bytecode "
+        f"{'as the environment says' if args.env_bytecode else 'cached'}, {when}, load "
         f"{os.getloadavg()[0]:.1f}. Warm reference cache; medians of alternated runs.",
         "",
         "| warm check of a correct module | in-process s | isolated s | growth |",
@@ -165,8 +168,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--module", default="examples/three_ops.py")
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--class-size", type=int, default=30)
+    ap.add_argument("--env-bytecode", action="store_true",
+                    help="keep PYTHONDONTWRITEBYTECODE as the environment sets it (default: "
+                    "bytecode under a temporary PYTHONPYCACHEPREFIX, as a usual setup caches "
+                    "it: otherwise each process compiles numpy and the suite again)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="gradverify-bench-") as tmp:
+        if not args.env_bytecode:  # for the shells and workers started from here
+            os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+            os.environ["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        return _measure(args)
+
+
+def _measure(args: argparse.Namespace) -> int:
     print("gradverify.check, in one process ...", flush=True)
     nb = in_one_process(args.module, args.repeat)
     print(f"  {nb}\npython -m gradverify ...", flush=True)
