@@ -57,7 +57,8 @@ def planned_calls(case: Case, seed: int) -> list[tuple[str, list[tuple[tuple, di
                 for k in range(int(np.prod(shape))):
                     c = [np.zeros(s, dtype=case.dtype) for s in shapes]
                     c[j].reshape(-1)[k] = 1
-                    basis.append(((c[0] if spec.outputs == 1 else tuple(c), *inputs), kw))
+                    basis.append(((c[0] if spec.outputs == 1 else tuple(c), *inputs),
+                                  case.kwargs))  # a dict each, as the check's (same pickle)
                 out.append((f"{spec.name}_backward", basis, True))
     return out
 

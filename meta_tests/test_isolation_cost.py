@@ -140,3 +140,28 @@ def test_a_hang_in_a_call_asked_ahead_fails_only_that_function(tmp_path: Path) -
     assert all(verdicts[f].startswith("ok (") for f in verdicts if not f.startswith("mse")), \
         verdicts
     assert wall < 30, wall
+
+
+@pytest.mark.parametrize("op", ["dense", "conv2d", "batchnorm", "softmax"])
+def test_the_plan_answers_every_matrix_call_of_a_correct_module(
+        op: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calls ``gradverify.prefetch`` plans are those the checks make, down to the pickled
+    bytes (a batch's kwargs: one dict each, as the check builds them): while the matrix of a
+    correct layer runs, no call goes to the worker (each would be a round trip)."""
+    from gradverify import api
+
+    (tmp_path / "layer.py").write_text(f"from gradverify.impl import {op}, {op}_backward\n")
+    during: list[int] = []
+    runs = api._runs
+
+    def counted(cases, module, *args, **kwargs):
+        worker = module.gradverify_worker
+        before = worker.trips
+        out = runs(cases, module, *args, **kwargs)
+        during.append(worker.trips - before)
+        return out
+
+    monkeypatch.setattr(api, "_runs", counted)
+    report = gradverify.check(str(tmp_path / "layer.py"), references=REFS)
+    assert report.passed, report
+    assert during == [0], during
