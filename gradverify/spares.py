@@ -48,15 +48,17 @@ def take() -> tuple[Any, Connection] | None:
 
 
 #: workers an isolated check takes: one for the module's calls, one for its contracts
-#: (``gradverify.isolate_contracts``)
+#: (``gradverify.isolate_contracts``; with one, the first worker runs the contracts while
+#: this process checks the matrix: what a class run with ``-j 2`` or more wants, where the
+#: cores are busy with other modules)
 PER_CHECK = 2
 
 
-def keep(n: int = PER_CHECK) -> None:
-    """Have ``n`` workers waiting, booted, for the next isolated check (the next
-    ``gradverify.check`` in a notebook then starts in milliseconds, not the ~0.4 s a Python
-    with numpy and the suite takes to start); they end with this process."""
-    while len(_WAITING) < n:
+def keep(n: int | None = None) -> None:
+    """Have ``n`` (default ``PER_CHECK``) workers waiting, booted, for the next isolated check
+    (the next ``gradverify.check`` in a notebook then starts in milliseconds, not the ~0.4 s a
+    Python with numpy and the suite takes to start); they end with this process."""
+    while len(_WAITING) < (PER_CHECK if n is None else n):
         _WAITING.append(spawn())
 
 
