@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="gradverify-class", help="class run: where the "
                         "tables go (class.md, class.csv, class.json, junit.xml)")
     args = parser.parse_args(argv)
-    if not args.no_isolate and len(args.target) == 1 and os.path.isfile(args.target[0]):
+    if not args.no_isolate and len(args.target) == 1 and not os.path.isdir(args.target[0]):
         from . import spares
 
         spares.keep(1)  # it boots while this process imports the rest (~0.3 s)

@@ -149,6 +149,7 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
     cases = [c for c in all_cases() if c.spec.name in chosen]
     own = [(s, d, getattr(module, s.name, None)) for s, d in decl if not ops or s.name in ops]
     records: list[Record] = []
+    unused: list | None = None
     interrupted = False
     pending = None
     try:
@@ -179,6 +180,7 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
                 among = tuple(r for r in reference.NAMES if r == "numeric" or r in defs)
                 _runs(declared.cases_of(spec), module, [r for r in refs if r in among],
                       seed, among, records)
+        unused = isolation.unused(raw) if not ops else []  # isolated: the worker's, else None
     except KeyboardInterrupt:
         interrupted = True  # Ctrl-C: the partial report
     finally:
@@ -190,7 +192,6 @@ def check(target: Any, *, ops: Sequence[str] | None = None,
     label = getattr(module, "__file__", None) or declared.module_name(module)
     if isinstance(target, str):
         label = target
-    unused = getattr(raw, "gradverify_unused", None)  # an isolated module: the worker's
     if unused is None:
         unused = suite.unused(raw, set(OP_NAMES) | decl_names) if not ops else []
     report = Report(label, records, seed, time.perf_counter() - start, unused,

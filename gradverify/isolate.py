@@ -40,6 +40,7 @@ import numpy as np
 from .isolate_worker import (  # noqa: F401  (IsolationError, Foreign: gradverify.isolate's API)
     _DATA,
     CONTRACTS,
+    UNUSED,
     Foreign,
     IsolationError,
     Planned,
@@ -136,13 +137,12 @@ def open_isolated(target: str | Path, names: Sequence[str], timeout: float = DEF
 
     worker = Worker(str(target), names, timeout, memory)
     try:
-        _, name, file, attrs, unused = worker.start()
+        _, name, file, attrs = worker.start()
     except ImportError as exc:
         raise ImplLoadError(str(exc)) from None
     display = name.removeprefix("impl_under_test_")
     module = IsolatedModule(display)
     module.gradverify_worker = worker
-    module.gradverify_unused = unused  # type: ignore[attr-defined]
     if file:
         module.__file__ = file
     for attr, how in attrs.items():
@@ -195,6 +195,17 @@ def clear_memo(module: Any) -> None:
     worker = getattr(module, "gradverify_worker", None)
     if worker is not None:
         worker.memo.clear()
+
+
+def unused(module: Any) -> list | None:
+    """``gradverify.suite.unused`` of an isolated module, computed by its worker where its
+    functions are (what they wrap is seen there); None for anything else, or when the worker
+    cannot answer."""
+    worker = getattr(module, "gradverify_worker", None)
+    if worker is None:
+        return None
+    out = worker.calls(UNUSED, [((), {})], memo=False)
+    return out[0][1] if out and out[0][0] == "ok" else None
 
 
 def close(module: Any) -> None:

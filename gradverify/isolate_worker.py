@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 CONTRACTS = "\0contracts"  # the message asking the worker to run one op's contracts
+UNUSED = "\0unused"  # the message asking for the module's functions no check calls
 _DATA = ("GRADVERIFY_SUPPORTS", "GRADVERIFY_OPS", "GRADVERIFY_DEFINITIONS")
 
 class IsolationError(Exception):
@@ -222,27 +223,49 @@ def _plain(x: Any, depth: int = 0) -> bool:
     return False
 
 
-#: imported by a worker before it is given a module (a spare one waits with them loaded):
-#: the loader, the contracts' machinery, and impl (which users' modules often import)
-PRELOAD = ("gradverify.loader", "gradverify.suite", "gradverify.supports", "gradverify.declared",
-           "gradverify.contracts", "gradverify.impl")
+#: imported by a worker before it is given a module: what loading one needs, and impl (which
+#: users' modules often import)
+BOOT = ("gradverify.loader", "gradverify.impl")
+#: the contracts' machinery: a spare imports it while it waits; a worker given its module at
+#: once (the shell's) when it first runs contracts, after the matrix's first calls
+PRELOAD = ("gradverify.suite", "gradverify.supports", "gradverify.declared",
+           "gradverify.contracts")
+#: seconds a booted worker waits for its module before it imports ``PRELOAD`` and warms up
+SPARE_AFTER = 0.3
+_BOOT_PATH: list[str] = []  # sys.path before the user's module: PRELOAD is imported with it
+
+
+def _import_all(names: Sequence[str]) -> None:
+    """Import ``names`` as at boot (a user's module that put its folder first on sys.path
+    does not shadow what the suite imports)."""
+    import importlib
+
+    saved = sys.path[:]
+    if _BOOT_PATH:
+        sys.path[:] = _BOOT_PATH
+    try:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: S112 - the load or the contracts report what matters
+                continue
+    finally:
+        sys.path[:] = saved
 
 
 def _child() -> None:
     """The worker process's entry point: its connection is the file descriptor in argv. It
-    imports ``PRELOAD`` first, then waits for its module (a spare worker waits here)."""
+    imports ``BOOT``, then waits for its module; a spare (no module within ``SPARE_AFTER``
+    seconds) imports ``PRELOAD`` and warms the contracts up meanwhile."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
     conn = Connection(int(sys.argv[1]))
-    import importlib
-
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: S112 - the load below reports what matters
-            continue
-    if not conn.poll(0):  # a spare, with time to spare: warm the contracts' lazy state up
-        _warm_up()
+    _BOOT_PATH[:] = sys.path
+    _import_all(BOOT)
+    if not conn.poll(SPARE_AFTER):  # a spare, with time to spare
+        _import_all(PRELOAD)
+        if not conn.poll(0):
+            _warm_up()
     try:
         target, names, memory, timeout, path, cwd, environ = conn.recv()
     except EOFError:  # a spare no one needed
@@ -300,7 +323,7 @@ def _serve(conn: Connection, target: str, names: Sequence[str], memory: int,
     try:
         module = load_impl(target, flag="")
         conn.send(("loaded", module.__name__, getattr(module, "__file__", None),
-                   _describe(module, names), _unused(module, names)))
+                   _describe(module, names)))
     except ImplLoadError as exc:
         conn.send(("load-error", str(exc)))
         return
@@ -316,7 +339,12 @@ def _serve(conn: Connection, target: str, names: Sequence[str], memory: int,
         except EOFError:
             return
         results = []  # type: ignore[var-annotated]
-        if name == CONTRACTS:  # run the contracts of one op here (they use no reference)
+        if name in (UNUSED, CONTRACTS):
+            _import_all(PRELOAD)  # imported already, unless the module came at once
+        if name == UNUSED:  # asked at the end: the suite's side is imported by then
+            results.append(("ok", _unused(module, names), {}))
+            calls = []
+        elif name == CONTRACTS:  # run the contracts of one op here (they use no reference)
             (op, ops, refs, seed, poisoned), _ = calls[0]
             try:
                 results.append(("ok", _contracts(module, op, ops, refs, seed, timeout,

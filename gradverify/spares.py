@@ -1,5 +1,6 @@
 """Spare workers for ``gradverify.isolate``: a process that has started Python, numpy and the
-suite's side of a worker (``gradverify.isolate_worker.PRELOAD``) and waits for its module.
+suite's side of a worker (``gradverify.isolate_worker.BOOT`` and ``PRELOAD``) and waits for
+its module.
 
 ``spawn()`` starts one; ``keep()`` holds one for the next isolated check (in a notebook, or a
 class run: ``spares_wanted``), so that check starts in milliseconds instead of the ~0.4 s a

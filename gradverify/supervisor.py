@@ -71,7 +71,7 @@ class Worker:
 
     def start(self) -> tuple:
         """Start the worker (unless ``launch`` did) and wait until it loaded the module:
-        ("loaded", name, file, attrs, unused), or raise ``ImportError`` naming the cause."""
+        ("loaded", name, file, attrs), or raise ``ImportError`` naming the cause."""
         if self.process is None:
             self.launch()
         try:

@@ -248,3 +248,24 @@ def test_pytest_impl_isolate_fails_the_broken_cases_and_runs_the_rest(module, br
         assert all("test_vjp[" in line for line in failed), failed
     assert "Traceback" not in out.stdout and "INTERNALERROR" not in out.stdout
     assert seconds < 90, f"{seconds:.0f} s"
+
+
+def test_a_module_that_puts_its_folder_first_does_not_shadow_the_suites_later_imports(
+        tmp_path: Path) -> None:
+    """A worker given its module at once imports the contracts' machinery after loading it
+    (isolate_worker.PRELOAD, off the critical path); a module that put its own folder first
+    on sys.path, beside a difflib.py that breaks, still gets its contracts and its
+    did-you-mean (difflib is first imported then, with the worker's boot path)."""
+    (tmp_path / "difflib.py").write_text("raise ImportError('the student difflib')\n")
+    (tmp_path / "mine.py").write_text(
+        "import os\nimport sys\n\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))"
+        "\nfrom gradverify.impl import sigmoid, sigmoid_backward  # noqa: E402,F401\n\n\n"
+        "def sigmoid_backwrd(g, z):\n    return g\n")
+    out = subprocess.run([sys.executable, "-m", "gradverify", str(tmp_path / "mine.py"),
+                          "--references", "numeric"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]  # the typo: exit 1
+    assert "sigmoid_backwrd" in out.stdout and "did you mean sigmoid_backward" in out.stdout, \
+        out.stdout[-2000:]
+    assert "sigmoid_backward  ok (" in out.stdout, out.stdout[-2000:]
+    assert "student difflib" not in out.stdout + out.stderr

@@ -9,7 +9,8 @@ alternated and the median taken, since the machine may be shared:
   the default (supervised workers: one for the calls, one for the contracts, which run on
   the other core meanwhile; spares wait for the next check, as in a notebook), 1.5 s apart;
 - ``python -m gradverify module`` (the student's loop in a shell): ``--no-isolate`` against
-  the default;
+  the default; the same for the whole of impl (``gradverify.impl``: all its ops, a correct
+  module of every shape), ``--whole-repeat`` times;
 - a worker's start (fresh, and from a spare) and one round trip of a small call;
 - a class run of ``--class-size`` modules (copies of the module, every third with a wrong
   backward) with ``-j 1`` and ``-j 2``.
@@ -128,7 +129,8 @@ def class_run(module: str, size: int) -> dict[str, float]:
     return out
 
 
-def render(args: argparse.Namespace, nb: dict, sh: dict, w: dict, cls: dict) -> str:
+def render(args: argparse.Namespace, nb: dict, sh: dict, whole: dict, w: dict,
+           cls: dict) -> str:
     def grow(d: dict) -> str:
         g = d["isolated"] / d["in-process"] - 1
         return f"{100 * g:+.0f}% ({'met' if g <= 0.20 else 'missed'}: target ≤ +20%)"
@@ -138,7 +140,8 @@ def render(args: argparse.Namespace, nb: dict, sh: dict, w: dict, cls: dict) -> 
         "# What isolation costs",
         "",
         f"`python -m tools.bench_isolation --module {args.module} --repeat {args.repeat} "
-        f"--class-size {args.class_size}`, {os.cpu_count()} cores, bytecode "
+        f"--whole-repeat {args.whole_repeat} --class-size {args.class_size}`, "
+        f"{os.cpu_count()} cores, bytecode "
         f"{'as the environment says' if args.env_bytecode else 'cached'}, {when}, load "
         f"{os.getloadavg()[0]:.1f}. Warm reference cache; medians of alternated runs.",
         "",
@@ -148,6 +151,8 @@ def render(args: argparse.Namespace, nb: dict, sh: dict, w: dict, cls: dict) -> 
         f"{nb['isolated']:.3f} | {grow(nb)} |",
         f"| `python -m gradverify` (a shell) | {sh['in-process']:.3f} | {sh['isolated']:.3f} | "
         f"{grow(sh)} |",
+        f"| `python -m gradverify gradverify.impl` (all {whole['ops']} ops, a shell) | "
+        f"{whole['in-process']:.3f} | {whole['isolated']:.3f} | {grow(whole)} |",
         "",
         f"A worker's start: {1e3 * w['fresh']:.0f} ms fresh (Python, numpy, the suite's side, "
         f"the module), {1e3 * w['spare']:.0f} ms from a spare worker; one round trip of a "
@@ -168,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--module", default="examples/three_ops.py")
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--class-size", type=int, default=30)
+    ap.add_argument("--whole-repeat", type=int, default=3)
     ap.add_argument("--env-bytecode", action="store_true",
                     help="keep PYTHONDONTWRITEBYTECODE as the environment sets it (default: "
                     "bytecode under a temporary PYTHONPYCACHEPREFIX, as a usual setup caches "
@@ -186,11 +192,15 @@ def _measure(args: argparse.Namespace) -> int:
     nb = in_one_process(args.module, args.repeat)
     print(f"  {nb}\npython -m gradverify ...", flush=True)
     sh = cli(args.module, args.repeat)
-    print(f"  {sh}\nworker start and round trip ...", flush=True)
+    print(f"  {sh}\npython -m gradverify gradverify.impl ...", flush=True)
+    from gradverify.catalog import OP_NAMES
+
+    whole = {**cli("gradverify.impl", args.whole_repeat), "ops": len(OP_NAMES)}
+    print(f"  {whole}\nworker start and round trip ...", flush=True)
     w = worker_costs(args.module)
     print(f"  {w}\nclass run ...", flush=True)
     cls = class_run(args.module, args.class_size)
-    text = render(args, nb, sh, w, cls)
+    text = render(args, nb, sh, whole, w, cls)
     print(text)
     if not args.no_write:
         REPORT.write_text(text)
