@@ -269,3 +269,19 @@ def test_a_module_that_puts_its_folder_first_does_not_shadow_the_suites_later_im
         out.stdout[-2000:]
     assert "sigmoid_backward  ok (" in out.stdout, out.stdout[-2000:]
     assert "student difflib" not in out.stdout + out.stderr
+
+
+def test_a_function_over_the_memory_limit_fails_with_memoryerror_and_the_rest_is_checked(
+        ) -> None:
+    """The worker's address space is limited (RLIMIT_AS, here GRADVERIFY_MEMORY_MB=1024): an
+    allocation over it, at once or growing, is a MemoryError in that function's verdict, not
+    a machine driven into swap or the OOM killer; relu is checked as usual."""
+    start = time.perf_counter()
+    out = _cli(str(HOSTILE / "memory.py"), "--references", "numeric",
+               env={**os.environ, "GRADVERIFY_MEMORY_MB": "1024"})
+    assert time.perf_counter() - start < 60
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    lines = {ln.split()[0]: ln for ln in out.stdout.splitlines() if ln.startswith("  ")}
+    assert "MemoryError" in lines["sigmoid_backward"], lines
+    assert "MemoryError" in lines["tanh_backward"], lines
+    assert " ok (" in lines["relu"] and " ok (" in lines["relu_backward"], lines

@@ -154,7 +154,7 @@ def render(args: argparse.Namespace, nb: dict, sh: dict, whole: dict, w: dict,
         f"| `python -m gradverify gradverify.impl` (all {whole['ops']} ops, a shell) | "
         f"{whole['in-process']:.3f} | {whole['isolated']:.3f} | {grow(whole)} |",
         "",
-        f"A worker's start: {1e3 * w['fresh']:.0f} ms fresh (Python, numpy, the suite's side, "
+        f"A worker's start: {1e3 * w['fresh']:.0f} ms fresh (Python, numpy, the loader and impl, "
         f"the module), {1e3 * w['spare']:.0f} ms from a spare worker; one round trip of a "
         f"small call: {1e6 * w['call']:.0f} µs.",
         "",
