@@ -335,31 +335,40 @@ def _serve(conn: Connection, target: str, names: Sequence[str], memory: int,
         return
     while True:
         try:
-            name, calls = pickle.loads(conn.recv_bytes())
+            name, calls, *err = pickle.loads(conn.recv_bytes())
         except EOFError:
             return
-        results = []  # type: ignore[var-annotated]
-        if name in (UNUSED, CONTRACTS):
-            _import_all(PRELOAD)  # imported already, unless the module came at once
-        if name == UNUSED:  # asked at the end: the suite's side is imported by then
-            results.append(("ok", _unused(module, names), {}))
-            calls = []
-        elif name == CONTRACTS:  # run the contracts of one op here (they use no reference)
-            (op, ops, refs, seed, poisoned), _ = calls[0]
-            try:
-                results.append(("ok", _contracts(module, op, ops, refs, seed, timeout,
-                                                 poisoned), {}))
-            except Exception as exc:
-                results.append(("raised", type(exc).__name__, False, str(exc), []))
-            calls = []
-        for args, kwargs in calls:
-            results.append(_outcome(module, name, args, kwargs, timeout))
-            if results[-1][0] != "ok" and results[-1][0] != "raised":
-                break
+        with np.errstate(**(err[0] if err else {})):  # the caller's, around these calls
+            results = _answer(module, names, name, calls, timeout)
         try:
             conn.send_bytes(pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:  # the parent is gone (it stopped the run): nothing to answer
             return
+
+
+def _answer(module: ModuleType, names: Sequence[str], name: str, calls: list,
+            timeout: float) -> list[tuple]:
+    """The outcomes of one message: a batch of calls of ``name``, or the contracts of an op
+    (``CONTRACTS``), or the unused functions (``UNUSED``)."""
+    results: list[tuple] = []
+    if name in (UNUSED, CONTRACTS):
+        _import_all(PRELOAD)  # imported already, unless the module came at once
+    if name == UNUSED:  # asked at the end: the suite's side is imported by then
+        results.append(("ok", _unused(module, names), {}))
+        calls = []
+    elif name == CONTRACTS:  # run the contracts of one op here (they use no reference)
+        (op, ops, refs, seed, poisoned), _ = calls[0]
+        try:
+            results.append(("ok", _contracts(module, op, ops, refs, seed, timeout,
+                                             poisoned), {}))
+        except Exception as exc:
+            results.append(("raised", type(exc).__name__, False, str(exc), []))
+        calls = []
+    for args, kwargs in calls:
+        results.append(_outcome(module, name, args, kwargs, timeout))
+        if results[-1][0] != "ok" and results[-1][0] != "raised":
+            break
+    return results
 
 
 def _timed(fn: Callable, name: str, timeout: float, poisoned: dict[str, str]) -> Callable:

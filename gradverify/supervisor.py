@@ -3,7 +3,8 @@ spare one when waiting), sends it batches of calls, reads their outcomes in orde
 or restarts it when a call hangs, exits or crashes. ``Worker.submit`` sends a batch without
 waiting for it (a writer thread, so that neither side blocks on a full pipe) and
 ``Worker.drain`` reads the replies: the next op's calls and the contracts run in the worker
-while this process checks."""
+while this process checks. Each batch carries numpy's error state here (``np.geterr()``):
+the calls run under it there, as ``with np.errstate(...)`` around them would here."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
+
+import numpy as np
 
 from . import spares
 from .isolate_worker import CONTRACTS, Planned
@@ -121,7 +124,7 @@ class Worker:
         In planning mode (``gradverify.prefetch``) the batch is recorded, not sent."""
         if name in self.poisoned:
             return [("isolation", self.poisoned[name])]
-        data = pickle.dumps((name, calls), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((name, calls, np.geterr()), protocol=pickle.HIGHEST_PROTOCOL)
         if self.planning is not None:
             if data not in self.memo:
                 self.planning[data] = (name, calls)
@@ -166,7 +169,7 @@ class Worker:
             threading.Thread(target=_write_all, args=(self.outbox, copy), daemon=True).start()
         self.sent += 1
         self.inflight.append((self.sent, name, len(calls), answer))
-        self.outbox.put(pickle.dumps((name, calls), pickle.HIGHEST_PROTOCOL))
+        self.outbox.put(pickle.dumps((name, calls, np.geterr()), pickle.HIGHEST_PROTOCOL))
         self.trips += 1
         return self.sent
 

@@ -285,3 +285,27 @@ def test_a_function_over_the_memory_limit_fails_with_memoryerror_and_the_rest_is
     assert "MemoryError" in lines["sigmoid_backward"], lines
     assert "MemoryError" in lines["tanh_backward"], lines
     assert " ok (" in lines["relu"] and " ok (" in lines["relu_backward"], lines
+
+
+def test_numpy_error_state_around_a_call_reaches_the_worker(tmp_path: Path) -> None:
+    """``with np.errstate(...)`` around a call of an isolated function holds in the worker as
+    it would here: ignored overflow warns nothing (the special values check calls the module
+    so), ``over="raise"`` raises FloatingPointError, the default warns (relayed)."""
+    import warnings
+
+    (tmp_path / "big.py").write_text("import numpy as np\n\n\ndef relu(x):\n"
+                                     "    return np.exp(x)\n")
+    module = isolate.open_isolated(str(tmp_path / "big.py"), ["relu"])
+    x = np.array([1000.0])
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with np.errstate(over="ignore"):
+                assert module.relu(x)[0] == np.inf
+            assert caught == []
+            module.relu(x)
+            assert [str(w.message) for w in caught] == ["overflow encountered in exp"]
+        with np.errstate(over="raise"), pytest.raises(FloatingPointError, match="overflow"):
+            module.relu(x)
+    finally:
+        module.close()
