@@ -190,6 +190,22 @@ def memoized(module: Any) -> Iterator[None]:
         worker.memo.clear()
 
 
+@contextlib.contextmanager
+def remembering(module: Any) -> Iterator[None]:
+    """Like ``memoized``, but the memo outlives the block (the least recently used batches
+    go past ``MEMO_SIZE``): pytest's matrix, one test per case and reference, runs a case's
+    calls once for all its references. Only around the matrix's checks."""
+    worker = getattr(module, "gradverify_worker", None)
+    if worker is None:
+        yield
+        return
+    worker.memoize = True
+    try:
+        yield
+    finally:
+        worker.memoize = False
+
+
 def clear_memo(module: Any) -> None:
     """Forget the memoized calls of an isolated module (after an op's cases)."""
     worker = getattr(module, "gradverify_worker", None)

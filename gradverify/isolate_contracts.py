@@ -16,7 +16,7 @@ import pickle
 from collections.abc import Sequence
 from typing import Any
 
-from .isolate_worker import CONTRACTS
+from .isolate_worker import CONTRACT, CONTRACTS
 from .supervisor import Worker
 
 
@@ -138,4 +138,38 @@ def extra_records(raw: Any, module: Any, ops: Sequence[str], refs: Sequence[str]
     return records
 
 
-__all__ = ["Pending", "extra_records", "start", "submit"]
+def run_one(module: Any, case: Any, contract: str, read_only: bool, seed: int,
+            nodeid: str = "", options: str = "") -> None:
+    """pytest's ``test_contract`` for an isolated module (``--isolate``): the contract runs in
+    the worker (``worker_contracts.one``: one round trip, not one per call) and its outcome
+    is raised here: pytest's skip, xfail or failure with the same message as in-process. When
+    the worker dies or hangs on it, the contract runs again here through the proxies, which
+    name the function that did it."""
+    import pytest
+
+    from .contracts import case_id
+    from .isolate import _result
+
+    worker = module.gradverify_worker
+    request = ((case_id(case, contract), _known(module), seed, nodeid, options,
+                dict(worker.poisoned)), {})
+    out = worker.calls(CONTRACT, [request], memo=False)[0]
+    if out[0] == "isolation":  # the worker died or hung on it: which function did is not
+        worker.poisoned.pop(CONTRACT, None)  # known; here, through the proxies, it is
+        from .contracts import CONTRACTS, Subject  # (and poisoned for the next tests)
+
+        CONTRACTS[contract](Subject(case, module, seed, nodeid, options, read_only))
+        return
+    if out[0] != "ok":
+        _result(out)  # raises what broke the contract there
+    status, message, poisoned = out[1]
+    worker.poisoned.update(poisoned)  # a function that hung there is not called again
+    if status == "skipped":
+        pytest.skip(message)
+    if status == "xfailed":
+        pytest.xfail(message)
+    if status == "failed":
+        pytest.fail(message, pytrace=False)
+
+
+__all__ = ["Pending", "extra_records", "run_one", "start", "submit"]

@@ -6,16 +6,13 @@ carried with its layout and read-only flag)."""
 from __future__ import annotations
 
 import builtins
-import dataclasses
-import functools
 import os
 import pickle
 import signal
 import sys
 import traceback
-import types
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from types import ModuleType
 from typing import Any
@@ -24,6 +21,7 @@ import numpy as np
 
 CONTRACTS = "\0contracts"  # the message asking the worker to run one op's contracts
 UNUSED = "\0unused"  # the message asking for the module's functions no check calls
+CONTRACT = "\0contract"  # one contract test of pytest's (tests/test_contracts.py)
 _DATA = ("GRADVERIFY_SUPPORTS", "GRADVERIFY_OPS", "GRADVERIFY_DEFINITIONS")
 
 class IsolationError(Exception):
@@ -301,8 +299,10 @@ def _warm_up() -> None:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _contracts(sys.modules[impl_name], "sigmoid", frozenset(OP_NAMES), ("numeric",), 0,
-                       5.0, {})
+            from .worker_contracts import op_contracts
+
+            op_contracts(sys.modules[impl_name], 5.0, "sigmoid", frozenset(OP_NAMES),
+                         ("numeric",), 0, {})
     except Exception:  # noqa: S110 - only a head start
         pass
 
@@ -351,16 +351,17 @@ def _answer(module: ModuleType, names: Sequence[str], name: str, calls: list,
     """The outcomes of one message: a batch of calls of ``name``, or the contracts of an op
     (``CONTRACTS``), or the unused functions (``UNUSED``)."""
     results: list[tuple] = []
-    if name in (UNUSED, CONTRACTS):
+    if name in (UNUSED, CONTRACTS, CONTRACT):
         _import_all(PRELOAD)  # imported already, unless the module came at once
     if name == UNUSED:  # asked at the end: the suite's side is imported by then
         results.append(("ok", _unused(module, names), {}))
         calls = []
-    elif name == CONTRACTS:  # run the contracts of one op here (they use no reference)
-        (op, ops, refs, seed, poisoned), _ = calls[0]
+    elif name in (CONTRACTS, CONTRACT):  # contracts run here (they use no reference)
+        from . import worker_contracts
+
+        run = worker_contracts.op_contracts if name == CONTRACTS else worker_contracts.one
         try:
-            results.append(("ok", _contracts(module, op, ops, refs, seed, timeout,
-                                             poisoned), {}))
+            results.append(("ok", run(module, timeout, *calls[0][0]), {}))
         except Exception as exc:
             results.append(("raised", type(exc).__name__, False, str(exc), []))
         calls = []
@@ -369,49 +370,6 @@ def _answer(module: ModuleType, names: Sequence[str], name: str, calls: list,
         if results[-1][0] != "ok" and results[-1][0] != "raised":
             break
     return results
-
-
-def _timed(fn: Callable, name: str, timeout: float, poisoned: dict[str, str]) -> Callable:
-    """``fn`` under the worker's timer, for the contracts run here: a call that takes too long,
-    exits or was poisoned raises ``IsolationError`` (which the contracts report)."""
-    @functools.wraps(fn)
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        if name in poisoned:
-            raise IsolationError(poisoned[name])
-        def alarm(signum: int, frame: Any) -> None:
-            raise _Timeout()
-
-        signal.signal(signal.SIGALRM, alarm)
-        signal.setitimer(signal.ITIMER_REAL, timeout)
-        try:
-            return fn(*args, **kwargs)
-        except _Timeout:
-            poisoned[name] = f"{name} did not return within {timeout:g} s"
-        except SystemExit as exc:
-            poisoned[name] = f"{name} called sys.exit({exc.code!r})"
-        except (KeyboardInterrupt, GeneratorExit) as exc:
-            poisoned[name] = f"{name} raised {type(exc).__name__}"
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        raise IsolationError(poisoned[name])
-
-    return timed
-
-
-def _contracts(module: ModuleType, op: str, ops: frozenset[str], refs: Sequence[str],
-               seed: int, timeout: float, poisoned: dict[str, str]) -> list[dict]:
-    """The contracts of ``op`` (``gradverify.suite.extra_records``), run in the worker on the
-    module itself: in-place writes, read-only arguments and memory layouts are seen as they
-    are. Each Record as a dict."""
-    from .suite import extra_records
-    from .supports import guard
-
-    timed = ModuleType(module.__name__, module.__doc__)
-    for key, value in vars(module).items():
-        timed.__dict__[key] = _timed(value, key, timeout, poisoned) \
-            if isinstance(value, types.FunctionType) and not key.startswith("_") else value
-    records = extra_records(guard(timed, ops), [op], refs, seed, which=("contracts",))
-    return [dataclasses.asdict(r) for r in records]
 
 
 def _unused(module: ModuleType, names: Sequence[str]) -> list | None:

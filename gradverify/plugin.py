@@ -35,3 +35,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "fails its case with the cause, and the run goes on")
     group.addoption("--call-timeout", type=float, default=None, metavar="S",
                     help="with --isolate: seconds one call of the module may take (default 5)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
+                                  args: list[str]) -> None:
+    """With ``--isolate``, the worker for the module under test starts booting now, while
+    pytest imports the suite (it is taken when conftest.py loads the module)."""
+    if "--isolate" in args:
+        from gradverify import spares
+
+        spares.keep(1)

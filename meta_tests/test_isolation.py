@@ -309,3 +309,31 @@ def test_numpy_error_state_around_a_call_reaches_the_worker(tmp_path: Path) -> N
             module.relu(x)
     finally:
         module.close()
+
+
+def _contract_outcomes(module: str, *extra: str) -> dict[str, str]:
+    out = subprocess.run([sys.executable, "-m", "pytest", "tests/test_contracts.py", "-q", "-rA",
+                          "-p", "no:cacheprovider", "-p", "no:xdist", f"--impl={HOSTILE / module}",
+                          "-k", "3x4", *extra], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
+    assert "INTERNALERROR" not in out.stdout, out.stdout[-3000:]
+    return {line.split()[1]: line.split()[0] for line in out.stdout.splitlines()
+            if line.startswith(("PASSED ", "FAILED ", "XFAIL "))}
+
+
+@pytest.mark.parametrize("module", ["odd_returns.py", "exits.py"])
+def test_pytest_isolate_runs_each_contract_in_the_worker_with_in_process_outcomes(
+        module: str) -> None:
+    """``pytest --impl --isolate``: a contract test runs in the worker (one round trip:
+    isolate_contracts.run_one), on the module's real returns, so each contract's outcome is
+    the one it has in-process (odd returns: a generator, a 0-d array, an object array); one
+    that kills the worker (``os._exit``) runs again through the proxies, which name the
+    function. exits.py in-process would end the run: its outcomes are those of the proxies'
+    path, as before run_one (the exiting functions' contracts fail, relu's pass)."""
+    isolated = _contract_outcomes(module, "--isolate", "--call-timeout", "1")
+    assert isolated, "no contract ran"
+    if module == "exits.py":
+        assert {t for t, o in isolated.items() if o == "PASSED"} == \
+            {t for t in isolated if "[relu-" in t}, isolated
+        return
+    assert isolated == _contract_outcomes(module)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 from gradverify import contracts
+from gradverify import isolate_contracts as isolated
 from gradverify.cases import Case
 
 CASES = [pytest.param(case, contract, read_only, id=contracts.case_id(case, contract))
@@ -24,6 +25,10 @@ CASES = [pytest.param(case, contract, read_only, id=contracts.case_id(case, cont
 def test_contract(case: Case, contract: str, read_only: bool, impl_module, impl_option, seed,
                   request) -> None:
     """The op's functions keep ``contract`` (see gradverify/contracts.py)."""
+    if hasattr(impl_module, "gradverify_worker"):  # --isolate: it runs in the worker
+        isolated.run_one(impl_module, case, contract, read_only, seed, request.node.nodeid,
+                         impl_option)
+        return
     subject = contracts.Subject(case, impl_module, seed, request.node.nodeid, impl_option,
                                 read_only)
     contracts.CONTRACTS[contract](subject)
