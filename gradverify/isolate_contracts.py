@@ -151,8 +151,8 @@ def run_one(module: Any, case: Any, contract: str, read_only: bool, seed: int,
     from .isolate import _result
 
     worker = module.gradverify_worker
-    request = ((case_id(case, contract), _known(module), seed, nodeid, options,
-                dict(worker.poisoned)), {})
+    request: tuple[tuple, dict] = ((case_id(case, contract), _known(module), seed, nodeid,
+                                    options, dict(worker.poisoned)), {})
     out = worker.calls(CONTRACT, [request], memo=False)[0]
     if out[0] == "isolation":  # the worker died or hung on it: which function did is not
         worker.poisoned.pop(CONTRACT, None)  # known; here, through the proxies, it is
