@@ -10,7 +10,8 @@ alternated and the median taken, since the machine may be shared:
   the other core meanwhile; spares wait for the next check, as in a notebook), 1.5 s apart;
 - ``python -m gradverify module`` (the student's loop in a shell): ``--no-isolate`` against
   the default; the same for the whole of impl (``gradverify.impl``: all its ops, a correct
-  module of every shape), ``--whole-repeat`` times;
+  module of every shape), ``--whole-repeat`` times; ``pytest --impl=module tests`` against
+  ``--isolate`` (opt-in there), ``--whole-repeat`` + 2 times;
 - a worker's start (fresh, and from a spare) and one round trip of a small call;
 - a class run of ``--class-size`` modules (copies of the module, every third with a wrong
   backward) with ``-j 1`` and ``-j 2``.
@@ -60,15 +61,23 @@ def in_one_process(module: str, repeat: int) -> dict[str, float]:
             "isolated": statistics.median(runs[True])}
 
 
-def cli(module: str, repeat: int) -> dict[str, float]:
+def cli(module: str, repeat: int, pytest: bool = False) -> dict[str, float]:
+    """Alternated shell runs: ``python -m gradverify module`` (``--no-isolate`` against the
+    default) or, with ``pytest``, ``pytest --impl=module tests`` (against ``--isolate``)."""
     base = [sys.executable, "-m", "gradverify", module]
+    local, isolated = ["--no-isolate"], []
+    if pytest:
+        base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                f"--impl={module}", "tests"]
+        local, isolated = [], ["--isolate"]
     run = lambda extra: _wall(lambda: subprocess.run(  # noqa: E731
         [*base, *extra], cwd=ROOT, capture_output=True, check=False))
-    run([])
+    run(local)
+    run(isolated)
     runs: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(repeat):
-        runs[False].append(run(["--no-isolate"]))
-        runs[True].append(run([]))
+        runs[False].append(run(local))
+        runs[True].append(run(isolated))
     return {"in-process": statistics.median(runs[False]),
             "isolated": statistics.median(runs[True])}
 
@@ -129,7 +138,7 @@ def class_run(module: str, size: int) -> dict[str, float]:
     return out
 
 
-def render(args: argparse.Namespace, nb: dict, sh: dict, whole: dict, w: dict,
+def render(args: argparse.Namespace, nb: dict, sh: dict, whole: dict, pt: dict, w: dict,
            cls: dict) -> str:
     def grow(d: dict) -> str:
         g = d["isolated"] / d["in-process"] - 1
@@ -153,6 +162,8 @@ def render(args: argparse.Namespace, nb: dict, sh: dict, whole: dict, w: dict,
         f"{grow(sh)} |",
         f"| `python -m gradverify gradverify.impl` (all {whole['ops']} ops, a shell) | "
         f"{whole['in-process']:.3f} | {whole['isolated']:.3f} | {grow(whole)} |",
+        f"| `pytest --impl={args.module} tests` against `--isolate` (opt-in) | "
+        f"{pt['in-process']:.3f} | {pt['isolated']:.3f} | {grow(pt)} |",
         "",
         f"A worker's start: {1e3 * w['fresh']:.0f} ms fresh (Python, numpy, the loader and impl, "
         f"the module), {1e3 * w['spare']:.0f} ms from a spare worker; one round trip of a "
@@ -196,11 +207,13 @@ def _measure(args: argparse.Namespace) -> int:
     from gradverify.catalog import OP_NAMES
 
     whole = {**cli("gradverify.impl", args.whole_repeat), "ops": len(OP_NAMES)}
-    print(f"  {whole}\nworker start and round trip ...", flush=True)
+    print(f"  {whole}\npytest --impl={args.module} tests [--isolate] ...", flush=True)
+    pt = cli(args.module, args.whole_repeat + 2, pytest=True)
+    print(f"  {pt}\nworker start and round trip ...", flush=True)
     w = worker_costs(args.module)
     print(f"  {w}\nclass run ...", flush=True)
     cls = class_run(args.module, args.class_size)
-    text = render(args, nb, sh, whole, w, cls)
+    text = render(args, nb, sh, whole, pt, w, cls)
     print(text)
     if not args.no_write:
         REPORT.write_text(text)
