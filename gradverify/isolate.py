@@ -178,21 +178,16 @@ def memoized(module: Any) -> Iterator[None]:
     """While inside, identical calls of an isolated module's functions (same function, same
     pickled arguments: the matrix's forward and VJP of one case against each reference) run
     once; never around the contracts (``repeatable`` calls twice on purpose)."""
-    worker = getattr(module, "gradverify_worker", None)
-    if worker is None:
-        yield
-        return
-    worker.memoize = True
     try:
-        yield
+        with remembering(module):
+            yield
     finally:
-        worker.memoize = False
-        worker.memo.clear()
+        clear_memo(module)
 
 
 @contextlib.contextmanager
 def remembering(module: Any) -> Iterator[None]:
-    """Like ``memoized``, but the memo outlives the block (the least recently used batches
+    """``memoized``, but the memo outlives the block (the least recently used batches
     go past ``MEMO_SIZE``): pytest's matrix, one test per case and reference, runs a case's
     calls once for all its references. Only around the matrix's checks."""
     worker = getattr(module, "gradverify_worker", None)
